@@ -1,0 +1,257 @@
+// Package function is the func-go instanced function of the URL shortener. One image
+// serves every route group: the group named by FUNCTION (or Knative's K_SERVICE), or all
+// of them when neither is set, which is how the API runs locally.
+package function
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/urlshort/shortener/functions/events"
+	eventswriter "github.com/urlshort/shortener/functions/events-writer"
+	"github.com/urlshort/shortener/functions/health"
+	"github.com/urlshort/shortener/functions/redirect"
+	"github.com/urlshort/shortener/functions/urls"
+	"github.com/urlshort/shortener/functions/users"
+	"github.com/urlshort/shortener/shared/cache"
+	"github.com/urlshort/shortener/shared/config"
+	"github.com/urlshort/shortener/shared/domain"
+	sharedevents "github.com/urlshort/shortener/shared/events"
+	"github.com/urlshort/shortener/shared/metrics"
+	"github.com/urlshort/shortener/shared/routing"
+	"github.com/urlshort/shortener/shared/store"
+	"github.com/urlshort/shortener/shared/web"
+)
+
+// Function is the instance func-go runs. func-go serves requests while Start is still
+// running, so Handle answers 503 until the dependencies are ready.
+type Function struct {
+	handler atomic.Pointer[http.Handler]
+
+	mu       sync.Mutex
+	store    *store.Store
+	cache    *cache.Cache
+	pub      *sharedevents.Publisher
+	clicks   *sharedevents.Clicks
+	stopBg   context.CancelFunc
+	bg       sync.WaitGroup
+	function string
+}
+
+// New returns an instance that is not started yet.
+func New() *Function { return &Function{} }
+
+// Handle serves a request with the mounted route group.
+func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
+	if h := f.handler.Load(); h != nil {
+		(*h).ServeHTTP(w, r)
+		return
+	}
+	w.Header().Set("Retry-After", "1")
+	web.JSON(w, http.StatusServiceUnavailable, map[string]string{"error": "starting"})
+}
+
+// Start reads the configuration, connects PostgreSQL (retrying until it answers), applies
+// the migrations, connects Valkey lazily and mounts the route group.
+func (f *Function) Start(ctx context.Context, _ map[string]string) error {
+	cfg, err := config.Load()
+	if err != nil {
+		return err
+	}
+	setupLogging(cfg.LogLevel)
+	name := cfg.Function
+	if name != "" && !known(name) {
+		return fmt.Errorf("unknown function %q (want one of %s)", name, strings.Join(routing.All, ", "))
+	}
+	label := name
+	if label == "" {
+		label = "all"
+	}
+	m := metrics.New()
+
+	st, err := store.Open(ctx, store.Options{
+		URL: cfg.DatabaseURL, ROURL: cfg.DatabaseROURL, MaxConns: cfg.DBMaxConns,
+		Source: sharedevents.Source(label),
+	})
+	if err != nil {
+		return err
+	}
+	if err := migrate(ctx, st); err != nil {
+		st.Close()
+		return err
+	}
+	c, err := cache.New(cache.Options{
+		URL: cfg.ValkeyURL, SentinelAddrs: cfg.ValkeySentinelAddrs, SentinelMaster: cfg.ValkeySentinelMaster,
+		Password: cfg.ValkeyPassword, KeyPrefix: cfg.ValkeyKeyPrefix, TTL: cfg.CacheTTL,
+	})
+	if err != nil {
+		st.Close()
+		return err
+	}
+	c.SetObserver(m.CacheResult)
+	m.RegisterDB(func() metrics.PoolStats { return st.Stat() }, st.OutboxStats)
+
+	writer := eventswriter.Routes(eventswriter.Deps{Store: st, Metrics: m})
+	var local http.Handler
+	if name == "" && cfg.Sink == "" {
+		// All in one process: deliver to the events-writer in-process, through the same
+		// CloudEvents encoding the network path uses.
+		wr := web.NewRouter(m, routing.EventsWriter)
+		wr.Handle(writer...)
+		local = wr
+	}
+	var pub *sharedevents.Publisher
+	if mutates(name) {
+		if pub, err = sharedevents.NewPublisher(cfg.Sink, local, st, m); err != nil {
+			st.Close()
+			return err
+		}
+		if pub == nil {
+			slog.Warn("no K_SINK: audit events stay in the outbox until the events-writer drains it")
+		}
+	}
+	var clicks *sharedevents.Clicks
+	if name == "" || name == routing.Redirect {
+		clicks = sharedevents.NewClicks(st, pub, m, cfg.ClickBatchSize, cfg.ClickFlushInterval)
+	}
+
+	rt := web.NewRouter(m, label)
+	rt.Handle(health.Routes(health.Deps{DB: st, Cache: c, Metrics: m.Handler(), Observe: m.SetUp})...)
+	groups := map[string][]web.Route{
+		routing.Users:        users.Routes(users.Deps{Store: st, Cache: c, Publisher: pub, BodyLimit: cfg.BodyLimit, BulkLimit: cfg.BulkLimit}),
+		routing.URLs:         urls.Routes(urls.Deps{Store: st, Cache: c, Publisher: pub, BodyLimit: cfg.BodyLimit}),
+		routing.Redirect:     redirect.Routes(redirect.Deps{Store: st, Cache: c, Clicks: clickRecorder(clicks), Metrics: m}),
+		routing.Events:       events.Routes(events.Deps{Store: st, BodyLimit: cfg.BodyLimit}),
+		routing.EventsWriter: writer,
+	}
+	for _, g := range Mounted(name) {
+		rt.Handle(groups[g]...)
+	}
+
+	bgCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	f.mu.Lock()
+	f.store, f.cache, f.pub, f.clicks, f.stopBg, f.function = st, c, pub, clicks, cancel, label
+	if relay := sharedevents.NewRelay(st, pub, cfg.OutboxRelayInterval); relay != nil {
+		f.bg.Add(1)
+		go func() { defer f.bg.Done(); relay.Run(bgCtx) }()
+	}
+	f.mu.Unlock()
+
+	var h http.Handler = rt
+	f.handler.Store(&h)
+	slog.Info("function started", "function", label, "cache", c != nil, "sink", cfg.Sink != "" || local != nil)
+	return nil
+}
+
+// Mounted lists the route groups a function serves besides health: its own, or every
+// public one when name is empty. The events-writer is never public.
+func Mounted(name string) []string {
+	switch name {
+	case "":
+		return []string{routing.Users, routing.URLs, routing.Redirect, routing.Events}
+	case routing.Health:
+		return nil
+	}
+	return []string{name}
+}
+
+func known(name string) bool {
+	for _, n := range routing.All {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
+// mutates reports whether a function writes audit events and so needs a publisher.
+func mutates(name string) bool {
+	return name == "" || name == routing.Users || name == routing.URLs || name == routing.Redirect
+}
+
+// clickRecorder keeps a nil *Clicks from becoming a non-nil interface.
+func clickRecorder(c *sharedevents.Clicks) redirect.ClickRecorder {
+	if c == nil {
+		return discardClicks{}
+	}
+	return c
+}
+
+type discardClicks struct{}
+
+func (discardClicks) Record(domain.Click) {}
+
+// migrate applies the schema, retrying while PostgreSQL is not up yet (a pod may start
+// before the database) until ctx ends.
+func migrate(ctx context.Context, st *store.Store) error {
+	wait := 200 * time.Millisecond
+	for {
+		err := st.Migrate(ctx)
+		if err == nil {
+			return nil
+		}
+		if domain.KindOf(err) != domain.Unavailable || ctx.Err() != nil {
+			return err
+		}
+		slog.Warn("database not ready, retrying", "err", err, "in", wait)
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 5*time.Second)
+	}
+}
+
+// Stop flushes queued clicks and in-flight events, then closes the connections. func-go
+// calls it after the HTTP server stopped taking requests (SIGTERM on scale-down).
+func (f *Function) Stop(ctx context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.stopBg == nil {
+		return nil
+	}
+	if f.clicks != nil {
+		f.clicks.Close(ctx)
+	}
+	f.pub.Wait(ctx)
+	f.stopBg()
+	f.bg.Wait()
+	f.cache.Close()
+	f.store.Close()
+	f.stopBg = nil
+	slog.Info("function stopped", "function", f.function)
+	return nil
+}
+
+// Ready reports whether the function is started and PostgreSQL answers.
+func (f *Function) Ready(ctx context.Context) (bool, error) {
+	f.mu.Lock()
+	st := f.store
+	f.mu.Unlock()
+	if f.handler.Load() == nil || st == nil {
+		return false, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	return st.Ping(ctx) == nil, nil
+}
+
+// Alive reports that the process serves; it calls no dependency.
+func (f *Function) Alive(context.Context) (bool, error) { return true, nil }
+
+func setupLogging(level string) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: l})))
+}

@@ -1,0 +1,98 @@
+// Package redirect serves the hot path: a short code to a 302. A cache hit is answered
+// from this process's memory (valkey-go's client-side cache), and the click is queued,
+// not written, before the function returns.
+package redirect
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/urlshort/shortener/shared/cache"
+	"github.com/urlshort/shortener/shared/domain"
+	"github.com/urlshort/shortener/shared/metrics"
+	"github.com/urlshort/shortener/shared/web"
+)
+
+// Store finds what a short code points to.
+type Store interface {
+	FindRedirect(ctx context.Context, code string) (domain.Redirect, error)
+}
+
+// ClickRecorder takes a click after the redirect was answered. It must not block on I/O.
+type ClickRecorder interface {
+	Record(c domain.Click)
+}
+
+// Deps is what the redirect routes need. Cache may be nil.
+type Deps struct {
+	Store   Store
+	Cache   *cache.Cache
+	Clicks  ClickRecorder
+	Metrics *metrics.Metrics
+}
+
+type handlers struct{ Deps }
+
+// Routes returns the redirect routes. GET patterns answer HEAD too, without a body.
+func Routes(d Deps) []web.Route {
+	h := handlers{d}
+	return []web.Route{
+		{Pattern: "GET /{short_code}", Handler: h.redirect},
+		{Pattern: "GET /urls/{short_code}/redirect", Handler: h.redirect},
+	}
+}
+
+// cacheControl lets no shared cache keep the redirect, so a deactivation takes effect at once.
+const cacheControl = "private, max-age=0"
+
+func (h handlers) redirect(w http.ResponseWriter, r *http.Request) {
+	code := r.PathValue("short_code")
+	rd, hit, err := h.find(r.Context(), code)
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
+	web.Cached(w, hit)
+	if !rd.Active {
+		h.Metrics.Redirects.WithLabelValues("not_found").Inc()
+		web.Error(w, r, domain.Errorf(domain.NotFound, "short code not found"))
+		return
+	}
+	h.Metrics.Redirects.WithLabelValues("found").Inc()
+	// Set directly: http.Redirect would rewrite the stored URL, and it must go out exactly.
+	w.Header().Set("Location", rd.Location)
+	w.Header().Set("Cache-Control", cacheControl)
+	w.WriteHeader(http.StatusFound)
+	h.Clicks.Record(domain.Click{
+		URLID: rd.URLID, UserID: rd.UserID, ShortCode: code,
+		Referrer: r.Referer(), UserAgent: r.UserAgent(), At: time.Now(),
+	})
+}
+
+// find looks the code up in the cache, then in the store, filling the cache. Unknown
+// codes come back as an inactive redirect so they are cached too.
+func (h handlers) find(ctx context.Context, code string) (domain.Redirect, bool, error) {
+	lk, cerr := h.Cache.FindRedirect(ctx, code)
+	h.Metrics.CacheResult("redirect", lk.Hit, cerr)
+	if lk.Local {
+		h.Metrics.ClientSideHits.Inc()
+	}
+	if lk.Hit {
+		return lk.Redirect, true, nil // Missing leaves Active false
+	}
+	rd, err := h.Store.FindRedirect(ctx, code)
+	switch {
+	case domain.KindOf(err) == domain.NotFound:
+		if cerr == nil {
+			_ = h.Cache.FillMissing(ctx, code)
+		}
+		return domain.Redirect{}, false, nil
+	case err != nil:
+		return domain.Redirect{}, false, err
+	}
+	if cerr == nil {
+		_ = h.Cache.FillRedirect(ctx, code, rd)
+	}
+	return rd, false, nil
+}

@@ -1,0 +1,212 @@
+// Package urls serves the short-URL routes: create, list, read, update, delete.
+package urls
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/urlshort/shortener/shared/cache"
+	"github.com/urlshort/shortener/shared/domain"
+	"github.com/urlshort/shortener/shared/store"
+	"github.com/urlshort/shortener/shared/web"
+)
+
+// Store is the part of the store the URL routes use.
+type Store interface {
+	CreateURL(ctx context.Context, n domain.NewURL) (domain.URL, int64, []domain.Audit, error)
+	FindURLByID(ctx context.Context, id int64) (domain.URL, int64, error)
+	FindURLs(ctx context.Context, f domain.URLFilter) ([]domain.URL, int64, error)
+	UpdateURL(ctx context.Context, id int64, p domain.URLPatch) (domain.URL, int64, []domain.Audit, error)
+	DeleteURL(ctx context.Context, id int64) (store.DeletedURL, []domain.Audit, error)
+}
+
+// Publisher sends committed audit events on their way.
+type Publisher interface {
+	Publish(audits []domain.Audit)
+}
+
+// Deps is what the URL routes need. Cache may be nil.
+type Deps struct {
+	Store     Store
+	Cache     *cache.Cache
+	Publisher Publisher
+	BodyLimit int64
+}
+
+type handlers struct{ Deps }
+
+// Routes returns the URL routes.
+func Routes(d Deps) []web.Route {
+	h := handlers{d}
+	return []web.Route{
+		{Pattern: "POST /urls", Handler: h.create},
+		{Pattern: "GET /urls", Handler: h.list},
+		{Pattern: "GET /urls/{id}", Handler: h.get},
+		{Pattern: "PUT /urls/{id}", Handler: h.update},
+		{Pattern: "DELETE /urls/{id}", Handler: h.delete},
+	}
+}
+
+func (h handlers) create(w http.ResponseWriter, r *http.Request) {
+	body, err := web.DecodeObject(w, r, h.BodyLimit)
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
+	userID := body.Int("user_id", true)
+	original := body.String("original_url", true)
+	title := body.String("title", false)
+	code := body.String("short_code", false)
+	checkURL(body, original, title)
+	if code != nil {
+		if msg := domain.CheckShortCode(*code); msg != "" {
+			body.Invalid("short_code", msg)
+		}
+	}
+	if err := body.Err(); err != nil {
+		web.Error(w, r, err)
+		return
+	}
+	n := domain.NewURL{UserID: *userID, OriginalURL: *original, Title: title}
+	if code != nil {
+		n.ShortCode = *code
+	}
+	u, version, audits, err := h.Store.CreateURL(r.Context(), n)
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
+	// The code may be cached as unknown: a newer version replaces that.
+	_ = h.Cache.InvalidateRedirect(r.Context(), u.ShortCode, version)
+	h.after(r, audits)
+	web.JSON(w, http.StatusCreated, u)
+}
+
+// checkURL validates the fields that are present and well-typed.
+func checkURL(body *web.Object, original, title *string) {
+	if original != nil {
+		if msg := domain.CheckOriginalURL(*original); msg != "" {
+			body.Invalid("original_url", msg)
+		}
+	}
+	if title != nil {
+		if msg := domain.CheckTitle(*title); msg != "" {
+			body.Invalid("title", msg)
+		}
+	}
+}
+
+func (h handlers) list(w http.ResponseWriter, r *http.Request) {
+	var f domain.URLFilter
+	var err error
+	if f.Page, err = web.PageOf(r); err == nil {
+		if f.UserID, err = web.QueryInt(r, "user_id"); err == nil {
+			f.IsActive, err = web.QueryBool(r, "is_active")
+		}
+	}
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
+	key := fmt.Sprintf("u%s:a%s:p%d:%d", ptr(f.UserID), ptr(f.IsActive), f.Page.Number, f.Page.PerPage)
+	body, total, hit, err := h.Cache.ReadList(r.Context(), cache.URLList, key, func(ctx context.Context) (any, int64, error) {
+		urls, total, err := h.Store.FindURLs(ctx, f)
+		if urls == nil {
+			urls = []domain.URL{}
+		}
+		return urls, total, err
+	})
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
+	web.Cached(w, hit)
+	if f.Page.Paged() {
+		w.Header().Set("X-Total-Count", strconv.FormatInt(total, 10))
+	}
+	web.Raw(w, http.StatusOK, body)
+}
+
+func ptr[T any](p *T) string {
+	if p == nil {
+		return "-"
+	}
+	return fmt.Sprint(*p)
+}
+
+func (h handlers) get(w http.ResponseWriter, r *http.Request) {
+	id, err := web.PathID(r, "id", "url")
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
+	body, hit, err := h.Cache.ReadItem(r.Context(), cache.URLItem, id, func(ctx context.Context) (any, int64, error) {
+		return h.Store.FindURLByID(ctx, id)
+	})
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
+	web.Cached(w, hit)
+	web.Raw(w, http.StatusOK, body)
+}
+
+func (h handlers) update(w http.ResponseWriter, r *http.Request) {
+	id, err := web.PathID(r, "id", "url")
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
+	body, err := web.DecodeObject(w, r, h.BodyLimit)
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
+	p := domain.URLPatch{
+		Title:       body.String("title", false),
+		IsActive:    body.Bool("is_active", false),
+		OriginalURL: body.String("original_url", false),
+	}
+	checkURL(body, p.OriginalURL, p.Title)
+	if err := body.Err(); err != nil {
+		web.Error(w, r, err)
+		return
+	}
+	u, version, audits, err := h.Store.UpdateURL(r.Context(), id, p)
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
+	if len(audits) > 0 {
+		_ = h.Cache.InvalidateItem(r.Context(), cache.URLItem, id, version)
+		_ = h.Cache.InvalidateRedirect(r.Context(), u.ShortCode, version)
+		h.after(r, audits)
+	}
+	web.JSON(w, http.StatusOK, u)
+}
+
+func (h handlers) delete(w http.ResponseWriter, r *http.Request) {
+	id, err := web.PathID(r, "id", "url")
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
+	d, audits, err := h.Store.DeleteURL(r.Context(), id)
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
+	_ = h.Cache.InvalidateItem(r.Context(), cache.URLItem, id, d.Version)
+	_ = h.Cache.InvalidateRedirect(r.Context(), d.ShortCode, d.Version)
+	h.after(r, audits)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// after runs once a mutation committed: stale list pages go, and its audit events leave.
+func (h handlers) after(r *http.Request, audits []domain.Audit) {
+	_ = h.Cache.BumpList(r.Context(), cache.URLList)
+	web.LogAudits(r, audits)
+	h.Publisher.Publish(audits)
+}

@@ -1,0 +1,189 @@
+// Package users serves the user routes: create, bulk import, list, read, update, delete.
+package users
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/urlshort/shortener/shared/cache"
+	"github.com/urlshort/shortener/shared/domain"
+	"github.com/urlshort/shortener/shared/store"
+	"github.com/urlshort/shortener/shared/web"
+)
+
+// Store is the part of the store the user routes use.
+type Store interface {
+	CreateUser(ctx context.Context, username, email string) (domain.User, []domain.Audit, error)
+	FindUserByID(ctx context.Context, id int64) (domain.User, int64, error)
+	FindUsers(ctx context.Context, p domain.Page) ([]domain.User, int64, error)
+	UpdateUser(ctx context.Context, id int64, p domain.UserPatch) (domain.User, int64, []domain.Audit, error)
+	DeleteUser(ctx context.Context, id int64) ([]store.DeletedURL, int64, []domain.Audit, error)
+	ImportUsers(ctx context.Context, rows []store.ImportRow) (store.ImportResult, error)
+}
+
+// Publisher sends committed audit events on their way.
+type Publisher interface {
+	Publish(audits []domain.Audit)
+}
+
+// Deps is what the user routes need. Cache may be nil.
+type Deps struct {
+	Store     Store
+	Cache     *cache.Cache
+	Publisher Publisher
+	BodyLimit int64
+	BulkLimit int64
+}
+
+type handlers struct{ Deps }
+
+// Routes returns the user routes.
+func Routes(d Deps) []web.Route {
+	h := handlers{d}
+	return []web.Route{
+		{Pattern: "POST /users", Handler: h.create},
+		{Pattern: "POST /users/bulk", Handler: h.bulk},
+		{Pattern: "GET /users", Handler: h.list},
+		{Pattern: "GET /users/{id}", Handler: h.get},
+		{Pattern: "PUT /users/{id}", Handler: h.update},
+		{Pattern: "DELETE /users/{id}", Handler: h.delete},
+	}
+}
+
+func (h handlers) create(w http.ResponseWriter, r *http.Request) {
+	body, err := web.DecodeObject(w, r, h.BodyLimit)
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
+	username, email := body.String("username", true), body.String("email", true)
+	checkUser(body, username, email)
+	if err := body.Err(); err != nil {
+		web.Error(w, r, err)
+		return
+	}
+	u, audits, err := h.Store.CreateUser(r.Context(), *username, *email)
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
+	h.after(r, audits)
+	web.JSON(w, http.StatusCreated, u)
+}
+
+// checkUser validates the fields that are present and well-typed.
+func checkUser(body *web.Object, username, email *string) {
+	if username != nil {
+		if msg := domain.CheckUsername(*username); msg != "" {
+			body.Invalid("username", msg)
+		}
+	}
+	if email != nil {
+		if msg := domain.CheckEmail(*email); msg != "" {
+			body.Invalid("email", msg)
+		}
+	}
+}
+
+func (h handlers) list(w http.ResponseWriter, r *http.Request) {
+	page, err := web.PageOf(r)
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
+	key := fmt.Sprintf("p%d:%d", page.Number, page.PerPage)
+	body, total, hit, err := h.Cache.ReadList(r.Context(), cache.UserList, key, func(ctx context.Context) (any, int64, error) {
+		users, total, err := h.Store.FindUsers(ctx, page)
+		if users == nil {
+			users = []domain.User{}
+		}
+		return users, total, err
+	})
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
+	web.Cached(w, hit)
+	if page.Paged() {
+		w.Header().Set("X-Total-Count", strconv.FormatInt(total, 10))
+	}
+	web.Raw(w, http.StatusOK, body)
+}
+
+func (h handlers) get(w http.ResponseWriter, r *http.Request) {
+	id, err := web.PathID(r, "id", "user")
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
+	body, hit, err := h.Cache.ReadItem(r.Context(), cache.UserItem, id, func(ctx context.Context) (any, int64, error) {
+		return h.Store.FindUserByID(ctx, id)
+	})
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
+	web.Cached(w, hit)
+	web.Raw(w, http.StatusOK, body)
+}
+
+func (h handlers) update(w http.ResponseWriter, r *http.Request) {
+	id, err := web.PathID(r, "id", "user")
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
+	body, err := web.DecodeObject(w, r, h.BodyLimit)
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
+	patch := domain.UserPatch{Username: body.String("username", false), Email: body.String("email", false)}
+	checkUser(body, patch.Username, patch.Email)
+	if err := body.Err(); err != nil {
+		web.Error(w, r, err)
+		return
+	}
+	u, version, audits, err := h.Store.UpdateUser(r.Context(), id, patch)
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
+	if len(audits) > 0 {
+		_ = h.Cache.InvalidateItem(r.Context(), cache.UserItem, id, version)
+		h.after(r, audits)
+	}
+	web.JSON(w, http.StatusOK, u)
+}
+
+func (h handlers) delete(w http.ResponseWriter, r *http.Request) {
+	id, err := web.PathID(r, "id", "user")
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
+	gone, version, audits, err := h.Store.DeleteUser(r.Context(), id)
+	if err != nil {
+		web.Error(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	_ = h.Cache.InvalidateItem(ctx, cache.UserItem, id, version)
+	for _, g := range gone {
+		_ = h.Cache.InvalidateItem(ctx, cache.URLItem, g.ID, g.Version)
+		_ = h.Cache.InvalidateRedirect(ctx, g.ShortCode, g.Version)
+	}
+	_ = h.Cache.BumpList(ctx, cache.URLList)
+	h.after(r, audits)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// after runs once a mutation committed: stale list pages go, and its audit events leave.
+// Cache failures are ignored: the versioned entries expire with their TTL.
+func (h handlers) after(r *http.Request, audits []domain.Audit) {
+	_ = h.Cache.BumpList(r.Context(), cache.UserList)
+	web.LogAudits(r, audits)
+	h.Publisher.Publish(audits)
+}

@@ -1,0 +1,247 @@
+// Package devenv finds, or starts, the PostgreSQL and Valkey/Redis servers that local
+// runs and tests need: the configured ones when they answer, the machine's default ports
+// next, and otherwise private servers under a folder (.dev/), started from Debian's
+// binaries (installed with apt-get when running as root).
+package devenv
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Ports of the private servers, away from the defaults so they never clash with them.
+const (
+	privatePGPort    = "54329"
+	privateRedisPort = "63799"
+)
+
+// Ping checks that a server answers at a URL.
+type Ping func(ctx context.Context, url string) error
+
+// Postgres returns the admin URL of a PostgreSQL server that answers: $DATABASE_URL's
+// server, then 127.0.0.1:5432, then a private server under dir. The URL names the
+// "postgres" database; callers create their own.
+func Postgres(ctx context.Context, dir string, ping Ping) (string, error) {
+	var candidates []string
+	if env := os.Getenv("DATABASE_URL"); env != "" {
+		candidates = append(candidates, withDatabase(env, "postgres"))
+	}
+	candidates = append(candidates, "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable")
+	for _, c := range candidates {
+		if answers(ctx, c, ping) {
+			return c, nil
+		}
+	}
+	private := "postgres://postgres@127.0.0.1:" + privatePGPort + "/postgres?sslmode=disable"
+	unlock, err := lock(dir)
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	if answers(ctx, private, ping) {
+		return private, nil
+	}
+	if err := startPostgres(ctx, filepath.Join(dir, "postgres")); err != nil {
+		return "", err
+	}
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if answers(ctx, private, ping) {
+			return private, nil
+		}
+	}
+	return "", fmt.Errorf("devenv: private PostgreSQL under %s did not answer; see its log there", dir)
+}
+
+// Redis returns the URL of a Valkey/Redis server that answers: $VALKEY_URL, then
+// 127.0.0.1:6379, then a private server under dir.
+func Redis(ctx context.Context, dir string) (string, error) {
+	var candidates []string
+	if env := os.Getenv("VALKEY_URL"); env != "" {
+		candidates = append(candidates, env)
+	}
+	candidates = append(candidates, "redis://127.0.0.1:6379/0")
+	for _, c := range candidates {
+		if redisAnswers(c) {
+			return c, nil
+		}
+	}
+	private := "redis://127.0.0.1:" + privateRedisPort + "/0"
+	unlock, err := lock(dir)
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	if redisAnswers(private) {
+		return private, nil
+	}
+	if err := startRedis(ctx, filepath.Join(dir, "redis")); err != nil {
+		return "", err
+	}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if redisAnswers(private) {
+			return private, nil
+		}
+	}
+	return "", fmt.Errorf("devenv: private Redis under %s did not answer", dir)
+}
+
+func answers(ctx context.Context, u string, ping Ping) bool {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	return ping(ctx, u) == nil
+}
+
+// redisAnswers speaks just enough RESP to see a PONG.
+func redisAnswers(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return false
+	}
+	conn, err := net.DialTimeout("tcp", u.Host, time.Second)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(time.Second))
+	if _, err := conn.Write([]byte("PING\r\n")); err != nil {
+		return false
+	}
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	return err == nil && strings.HasPrefix(line, "+PONG")
+}
+
+// withDatabase returns u naming another database.
+func withDatabase(u, db string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return u
+	}
+	p.Path = "/" + db
+	return p.String()
+}
+
+// WithDatabase returns a PostgreSQL URL naming another database on the same server.
+func WithDatabase(u, db string) string { return withDatabase(u, db) }
+
+// lock serialises starts across processes (test packages run in parallel).
+func lock(dir string) (func(), error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+}
+
+// pgBin finds a PostgreSQL server binary: on PATH, or in Debian's versioned folder.
+func pgBin(name string) string {
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	found, _ := filepath.Glob("/usr/lib/postgresql/*/bin/" + name)
+	sort.Strings(found)
+	if len(found) == 0 {
+		return ""
+	}
+	return found[len(found)-1]
+}
+
+// ensureInstalled installs a Debian package when its binary is missing and we are root;
+// otherwise it says exactly what to run.
+func ensureInstalled(ctx context.Context, have func() bool, pkg string) error {
+	if have() {
+		return nil
+	}
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("devenv: %s is not installed; run: sudo apt-get install -y %s", pkg, pkg)
+	}
+	fmt.Fprintf(os.Stderr, "devenv: installing %s with apt-get\n", pkg)
+	for _, args := range [][]string{{"update"}, {"install", "-y", "--no-install-recommends", pkg}} {
+		cmd := exec.CommandContext(ctx, "apt-get", args...)
+		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("devenv: apt-get %s: %w", strings.Join(args, " "), err)
+		}
+	}
+	if !have() {
+		return fmt.Errorf("devenv: %s installed but its binaries were not found", pkg)
+	}
+	return nil
+}
+
+// startPostgres initialises (once) and starts a private cluster with trust auth on
+// 127.0.0.1. PostgreSQL refuses to run as root, so as root it runs as user postgres.
+func startPostgres(ctx context.Context, data string) error {
+	if err := ensureInstalled(ctx, func() bool { return pgBin("initdb") != "" }, "postgresql"); err != nil {
+		return err
+	}
+	asUser := func(name string, args ...string) *exec.Cmd {
+		if os.Geteuid() == 0 {
+			return exec.CommandContext(ctx, "runuser", append([]string{"-u", "postgres", "--", name}, args...)...)
+		}
+		return exec.CommandContext(ctx, name, args...)
+	}
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		return err
+	}
+	if os.Geteuid() == 0 {
+		if out, err := exec.CommandContext(ctx, "chown", "-R", "postgres:postgres", filepath.Dir(data)).CombinedOutput(); err != nil {
+			return fmt.Errorf("devenv: chown %s: %v: %s", data, err, out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(data, "PG_VERSION")); errors.Is(err, os.ErrNotExist) {
+		out, err := asUser(pgBin("initdb"), "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8").CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("devenv: initdb: %v: %s", err, out)
+		}
+	}
+	opts := "-p " + privatePGPort + " -k " + data + " -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300"
+	out, err := asUser(pgBin("pg_ctl"), "-D", data, "-l", filepath.Join(data, "server.log"), "-o", opts, "-w", "start").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("devenv: pg_ctl start: %v: %s", err, out)
+	}
+	return nil
+}
+
+// startRedis starts a private, non-persistent Redis (or Valkey) as a daemon.
+func startRedis(ctx context.Context, dir string) error {
+	bin := func() string {
+		for _, name := range []string{"valkey-server", "redis-server"} {
+			if p, err := exec.LookPath(name); err == nil {
+				return p
+			}
+		}
+		return ""
+	}
+	if err := ensureInstalled(ctx, func() bool { return bin() != "" }, "redis-server"); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	out, err := exec.CommandContext(ctx, bin(), "--port", privateRedisPort, "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--daemonize", "yes", "--dir", dir,
+		"--pidfile", filepath.Join(dir, "redis.pid"), "--logfile", filepath.Join(dir, "redis.log")).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("devenv: redis-server: %v: %s", err, out)
+	}
+	return nil
+}

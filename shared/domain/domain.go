@@ -1,0 +1,140 @@
+// Package domain holds the nouns of the URL shortener (users, short URLs, audit events) and
+// the error kinds every layer speaks. It imports nothing of ours.
+package domain
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// User is an account that owns short URLs. Usernames are not unique; emails are, compared
+// case-insensitively.
+type User struct {
+	ID        int64     `json:"id"`
+	Username  string    `json:"username"`
+	Email     string    `json:"email"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// URL is a short link. Deleted URLs keep their row for the audit log but are invisible to
+// every reader.
+type URL struct {
+	ID          int64     `json:"id"`
+	UserID      int64     `json:"user_id"`
+	ShortCode   string    `json:"short_code"`
+	OriginalURL string    `json:"original_url"`
+	Title       *string   `json:"title"`
+	IsActive    bool      `json:"is_active"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// Event is one row of the append-only audit log.
+type Event struct {
+	ID        int64           `json:"id"`
+	URLID     *int64          `json:"url_id"`
+	UserID    *int64          `json:"user_id"`
+	EventType string          `json:"event_type"`
+	Timestamp time.Time       `json:"timestamp"`
+	Details   json.RawMessage `json:"details"`
+}
+
+// Page selects a slice of a list; the zero value means "every row".
+type Page struct {
+	Number  int // 1-based
+	PerPage int
+}
+
+// Paged reports whether the caller asked for a page.
+func (p Page) Paged() bool { return p.PerPage > 0 }
+
+// Offset is the number of rows before the page.
+func (p Page) Offset() int { return (p.Number - 1) * p.PerPage }
+
+// URLFilter narrows a URL list; nil fields do not filter.
+type URLFilter struct {
+	UserID   *int64
+	IsActive *bool
+	Page     Page
+}
+
+// EventFilter narrows an event list; nil or empty fields do not filter.
+type EventFilter struct {
+	URLID     *int64
+	UserID    *int64
+	EventType string
+	Page      Page
+}
+
+// UserPatch is a partial update of a user; nil fields are left alone.
+type UserPatch struct {
+	Username *string
+	Email    *string
+}
+
+// URLPatch is a partial update of a URL; nil fields are left alone.
+type URLPatch struct {
+	Title       *string
+	IsActive    *bool
+	OriginalURL *string
+}
+
+// Audit event types of the log (the event_type column).
+const (
+	EventCreated     = "created"
+	EventUpdated     = "updated"
+	EventDeleted     = "deleted"
+	EventClick       = "click"
+	EventUserCreated = "user_created"
+	EventUserUpdated = "user_updated"
+	EventUserDeleted = "user_deleted"
+)
+
+// Click is one successful redirect, recorded after the response is sent.
+type Click struct {
+	URLID     int64
+	UserID    int64
+	ShortCode string
+	Referrer  string
+	UserAgent string
+	At        time.Time
+}
+
+// Audit is one audit event as a mutation writes it to the outbox, in the same transaction
+// as the change. EventID (a UUID) becomes the CloudEvent id and makes storing idempotent.
+type Audit struct {
+	EventID   string          `json:"-"`
+	Source    string          `json:"-"`
+	URLID     *int64          `json:"url_id"`
+	UserID    *int64          `json:"user_id"`
+	EventType string          `json:"event_type"`
+	Timestamp time.Time       `json:"timestamp"`
+	Details   json.RawMessage `json:"details"`
+}
+
+// Redirect is what the redirect path needs to know about a short code. Active is false
+// for an inactive or deleted URL; Version grows with every change, so caches can refuse
+// to overwrite newer data with older.
+type Redirect struct {
+	URLID    int64  `json:"url_id"`
+	UserID   int64  `json:"user_id"`
+	Location string `json:"location"`
+	Active   bool   `json:"active"`
+	Version  int64  `json:"version"`
+}
+
+// NewURL is what creating a URL takes; an empty ShortCode asks for a generated one.
+type NewURL struct {
+	UserID      int64
+	OriginalURL string
+	Title       *string
+	ShortCode   string
+}
+
+// NewEvent is an event posted directly to the log.
+type NewEvent struct {
+	EventType string
+	URLID     int64
+	UserID    *int64
+	Details   json.RawMessage
+}

@@ -1,0 +1,154 @@
+// Package metrics defines every Prometheus metric of the functions, on a registry per
+// process. Labels never carry a short code, URL or user id.
+package metrics
+
+import (
+	"context"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics holds the registry and the collectors the code updates.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	inFlight prometheus.Gauge
+
+	Redirects      *prometheus.CounterVec // result: found | not_found
+	CacheRequests  *prometheus.CounterVec // use: redirect | item | list; result: hit | miss | error
+	ClientSideHits prometheus.Counter
+	DependencyUp   *prometheus.GaugeVec // dependency: postgres | valkey
+	EventsEmitted  *prometheus.CounterVec
+	EventsAcked    prometheus.Counter
+	EventsFailed   prometheus.Counter
+	WriterStored   *prometheus.CounterVec
+	WriterDupes    prometheus.Counter
+	WriterRejected prometheus.Counter
+	WriterFailures prometheus.Counter
+	ClicksBuffered prometheus.Gauge
+	ClicksLost     prometheus.Counter
+}
+
+// New builds the metrics on a fresh registry, with the Go, process and build-info
+// collectors.
+func New() *Metrics {
+	reg := prometheus.NewRegistry()
+	f := promauto(reg)
+	m := &Metrics{
+		Registry: reg,
+		requests: f.counterVec("shortener_http_requests_total", "HTTP requests answered, by route pattern, method and status code.", "route", "method", "code"),
+		duration: f.histogramVec("shortener_http_request_duration_seconds", "Time to answer HTTP requests, by route pattern, method and status code.", "route", "method", "code"),
+		inFlight: f.gauge("shortener_http_requests_in_flight", "HTTP requests being answered."),
+
+		Redirects:      f.counterVec("shortener_redirects_total", "Redirect look-ups by result (found, not_found).", "result"),
+		CacheRequests:  f.counterVec("shortener_cache_requests_total", "Cache look-ups by use (redirect, item, list) and result (hit, miss, error).", "use", "result"),
+		ClientSideHits: f.counter("shortener_cache_client_side_hits_total", "Redirect look-ups answered from this process's client-side cache, without a network round trip."),
+		DependencyUp:   f.gaugeVec("shortener_dependency_up", "Whether a dependency answered its last check (1) or not (0).", "dependency"),
+		EventsEmitted:  f.counterVec("shortener_events_emitted_total", "Audit events written to the outbox, by CloudEvent type.", "type"),
+		EventsAcked:    f.counter("shortener_events_acknowledged_total", "Audit events the sink acknowledged."),
+		EventsFailed:   f.counter("shortener_events_delivery_failures_total", "Audit event deliveries that failed and were left to the relay."),
+		WriterStored:   f.counterVec("shortener_events_writer_stored_total", "Events the events-writer stored, by CloudEvent type.", "type"),
+		WriterDupes:    f.counter("shortener_events_writer_duplicates_total", "Redelivered events the events-writer had stored already."),
+		WriterRejected: f.counter("shortener_events_writer_rejected_total", "Malformed or unknown events the events-writer refused (not retried)."),
+		WriterFailures: f.counter("shortener_events_writer_failures_total", "Events the events-writer could not store (retried by the sender)."),
+		ClicksBuffered: f.gauge("shortener_clicks_buffered", "Clicks waiting in memory to be written to the outbox."),
+		ClicksLost:     f.counter("shortener_clicks_lost_total", "Clicks that could not be written to the outbox and were dropped."),
+	}
+	for _, r := range []string{"found", "not_found"} {
+		m.Redirects.WithLabelValues(r)
+	}
+	for _, use := range []string{"redirect", "item", "list"} {
+		for _, r := range []string{"hit", "miss", "error"} {
+			m.CacheRequests.WithLabelValues(use, r)
+		}
+	}
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		buildInfo(),
+	)
+	return m
+}
+
+func buildInfo() prometheus.Collector {
+	version, revision, goVersion := "unknown", "unknown", "unknown"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		goVersion = bi.GoVersion
+		if bi.Main.Version != "" {
+			version = bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				revision = s.Value
+			}
+		}
+	}
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "shortener_build_info",
+		Help:        "Build information of the running binary; always 1.",
+		ConstLabels: prometheus.Labels{"version": version, "revision": revision, "goversion": goVersion},
+	})
+	g.Set(1)
+	return g
+}
+
+// Handler serves the registry in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+}
+
+// Instrument wraps the handler of one route pattern with request count, duration and
+// in-flight metrics labelled by that pattern.
+func (m *Metrics) Instrument(pattern string, h http.Handler) http.Handler {
+	l := prometheus.Labels{"route": pattern}
+	h = promhttp.InstrumentHandlerDuration(m.duration.MustCurryWith(l), h)
+	h = promhttp.InstrumentHandlerCounter(m.requests.MustCurryWith(l), h)
+	return promhttp.InstrumentHandlerInFlight(m.inFlight, h)
+}
+
+// CacheResult counts one cache look-up.
+func (m *Metrics) CacheResult(use string, hit bool, err error) {
+	switch {
+	case err != nil:
+		m.CacheRequests.WithLabelValues(use, "error").Inc()
+	case hit:
+		m.CacheRequests.WithLabelValues(use, "hit").Inc()
+	default:
+		m.CacheRequests.WithLabelValues(use, "miss").Inc()
+	}
+}
+
+// SetUp records a dependency check.
+func (m *Metrics) SetUp(dependency string, up bool) {
+	v := 0.0
+	if up {
+		v = 1
+	}
+	m.DependencyUp.WithLabelValues(dependency).Set(v)
+}
+
+// PoolStats is what the pgx pool reports; the store's pool satisfies it.
+type PoolStats interface {
+	AcquiredConns() int32
+	IdleConns() int32
+	TotalConns() int32
+	MaxConns() int32
+	AcquireCount() int64
+	EmptyAcquireCount() int64
+	AcquireDuration() time.Duration
+}
+
+// OutboxStats reports the outbox depth and the age of its oldest event.
+type OutboxStats func(ctx context.Context) (pending int64, oldest time.Duration, err error)
+
+// RegisterDB adds the connection-pool and outbox collectors, read at scrape time.
+func (m *Metrics) RegisterDB(pool func() PoolStats, outbox OutboxStats) {
+	m.Registry.MustRegister(&dbCollector{pool: pool, outbox: outbox})
+}

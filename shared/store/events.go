@@ -1,0 +1,107 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/urlshort/shortener/shared/domain"
+)
+
+const eventCols = `id, url_id, user_id, event_type, timestamp, details`
+
+func scanEvent(row pgx.CollectableRow) (domain.Event, error) {
+	var e domain.Event
+	err := row.Scan(&e.ID, &e.URLID, &e.UserID, &e.EventType, &e.Timestamp, &e.Details)
+	e.Timestamp = e.Timestamp.UTC()
+	return e, err
+}
+
+// CreateEvent appends an event posted by a client. The URL (and the user, when given) must
+// exist and not be deleted.
+func (s *Store) CreateEvent(ctx context.Context, n domain.NewEvent) (domain.Event, error) {
+	var e domain.Event
+	err := pgx.BeginFunc(ctx, s.rw, func(tx pgx.Tx) error {
+		var one int
+		err := tx.QueryRow(ctx, `SELECT 1 FROM urls WHERE id = $1 AND deleted_at IS NULL`, n.URLID).Scan(&one)
+		if err != nil {
+			return translate(err, "url")
+		}
+		if n.UserID != nil {
+			err := tx.QueryRow(ctx, `SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL`, *n.UserID).Scan(&one)
+			if err != nil {
+				return translate(err, "user")
+			}
+		}
+		details := n.Details
+		if details == nil {
+			details = []byte("{}")
+		}
+		const q = `INSERT INTO events (event_id, url_id, user_id, event_type, details)
+			VALUES ($1, $2, $3, $4, $5) RETURNING ` + eventCols
+		rows, _ := tx.Query(ctx, q, uuid.NewString(), n.URLID, n.UserID, n.EventType, details)
+		e, err = pgx.CollectExactlyOneRow(rows, scanEvent)
+		return err
+	})
+	return e, translate(err, "event")
+}
+
+// FindEventByID returns one event of the log.
+func (s *Store) FindEventByID(ctx context.Context, id int64) (domain.Event, error) {
+	rows, _ := s.rw.Query(ctx, `SELECT `+eventCols+` FROM events WHERE id = $1`, id)
+	e, err := pgx.CollectExactlyOneRow(rows, scanEvent)
+	return e, translate(err, "event")
+}
+
+// FindEvents lists events by id with the filter's conditions ANDed, and the total count.
+func (s *Store) FindEvents(ctx context.Context, f domain.EventFilter) ([]domain.Event, int64, error) {
+	const where = ` FROM events WHERE ($1::bigint IS NULL OR url_id = $1)
+		AND ($2::bigint IS NULL OR user_id = $2) AND ($3 = '' OR event_type = $3)`
+	const q = `SELECT ` + eventCols + `, count(*) OVER ()` + where + ` ORDER BY id LIMIT $4 OFFSET $5`
+	rows, err := s.ro.Query(ctx, q, f.URLID, f.UserID, f.EventType, limitArg(f.Page), f.Page.Offset())
+	if err != nil {
+		return nil, 0, translate(err, "events")
+	}
+	var total int64
+	events, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (domain.Event, error) {
+		var e domain.Event
+		err := r.Scan(&e.ID, &e.URLID, &e.UserID, &e.EventType, &e.Timestamp, &e.Details, &total)
+		e.Timestamp = e.Timestamp.UTC()
+		return e, err
+	})
+	if err != nil {
+		return nil, 0, translate(err, "events")
+	}
+	if len(events) == 0 && f.Page.Paged() && f.Page.Number > 1 {
+		err = s.ro.QueryRow(ctx, `SELECT count(*)`+where, f.URLID, f.UserID, f.EventType).Scan(&total)
+	}
+	return events, total, translate(err, "events")
+}
+
+// StoreEvents appends delivered audit events to the log, idempotently: an event whose id
+// is already stored (a redelivery) is skipped. It reports how many were new.
+func (s *Store) StoreEvents(ctx context.Context, audits []domain.Audit) (stored int64, err error) {
+	if len(audits) == 0 {
+		return 0, nil
+	}
+	ids := make([]string, len(audits))
+	urlIDs := make([]*int64, len(audits))
+	userIDs := make([]*int64, len(audits))
+	types := make([]string, len(audits))
+	stamps := make([]time.Time, len(audits))
+	details := make([]string, len(audits))
+	for i, a := range audits {
+		ids[i], urlIDs[i], userIDs[i], types[i], stamps[i] = a.EventID, a.URLID, a.UserID, a.EventType, a.Timestamp
+		details[i] = string(a.Details)
+	}
+	const q = `INSERT INTO events (event_id, url_id, user_id, event_type, timestamp, details)
+		SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::timestamptz[], $6::jsonb[])
+		ON CONFLICT (event_id) DO NOTHING`
+	tag, err := s.rw.Exec(ctx, q, ids, urlIDs, userIDs, types, stamps, details)
+	if err != nil {
+		return 0, translate(err, "events")
+	}
+	return tag.RowsAffected(), nil
+}

@@ -1,0 +1,144 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/urlshort/shortener/shared/domain"
+)
+
+// sendGrace is how long a fresh outbox row is left to the process that wrote it, which
+// sends it right after commit, before a relay may send it again.
+const sendGrace = 10 * time.Second
+
+// audit builds an audit event of this store's source.
+func (s *Store) audit(eventType string, urlID, userID *int64, at time.Time, details any) (domain.Audit, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return domain.Audit{}, err
+	}
+	raw, err := json.Marshal(details)
+	if err != nil {
+		return domain.Audit{}, err
+	}
+	return domain.Audit{
+		EventID: id.String(), Source: s.source, URLID: urlID, UserID: userID,
+		EventType: eventType, Timestamp: at.UTC(), Details: raw,
+	}, nil
+}
+
+// writeOutbox stores audits in the outbox inside the caller's transaction.
+func writeOutbox(ctx context.Context, tx pgx.Tx, audits []domain.Audit) error {
+	if len(audits) == 0 {
+		return nil
+	}
+	rows := make([][]any, len(audits))
+	due := time.Now().Add(sendGrace)
+	for i, a := range audits {
+		rows[i] = []any{a.EventID, a.Source, a.URLID, a.UserID, a.EventType, a.Timestamp, a.Details, due}
+	}
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"outbox"},
+		[]string{"event_id", "source", "url_id", "user_id", "event_type", "timestamp", "details", "next_attempt_at"},
+		pgx.CopyFromRows(rows))
+	if err != nil {
+		return translate(err, "outbox")
+	}
+	return nil
+}
+
+// WriteAudits stores audits in the outbox on their own (clicks, which change nothing else).
+func (s *Store) WriteAudits(ctx context.Context, audits []domain.Audit) error {
+	return translate(pgx.BeginFunc(ctx, s.rw, func(tx pgx.Tx) error {
+		return writeOutbox(ctx, tx, audits)
+	}), "outbox")
+}
+
+// NewAudit builds an audit event of this store's source, for callers outside a mutation
+// (clicks).
+func (s *Store) NewAudit(eventType string, urlID, userID *int64, at time.Time, details any) (domain.Audit, error) {
+	return s.audit(eventType, urlID, userID, at, details)
+}
+
+// ClaimOutbox leases up to limit due outbox rows for sending: it pushes their next attempt
+// back with exponential backoff (1 s doubling to 5 min) so that concurrent relays on other
+// instances skip them, and returns them oldest first.
+func (s *Store) ClaimOutbox(ctx context.Context, limit int) ([]domain.Audit, error) {
+	const q = `
+		UPDATE outbox o
+		SET attempts = o.attempts + 1,
+		    next_attempt_at = now() + least(interval '1 second' * power(2, o.attempts), interval '5 minutes')
+		FROM (SELECT id FROM outbox WHERE next_attempt_at <= now()
+		      ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) due
+		WHERE o.id = due.id
+		RETURNING o.id, o.event_id::text, o.source, o.url_id, o.user_id, o.event_type, o.timestamp, o.details`
+	rows, err := s.rw.Query(ctx, q, limit)
+	if err != nil {
+		return nil, translate(err, "outbox")
+	}
+	type row struct {
+		ID int64
+		domain.Audit
+	}
+	got, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
+		var x row
+		err := r.Scan(&x.ID, &x.EventID, &x.Source, &x.URLID, &x.UserID, &x.EventType, &x.Timestamp, &x.Details)
+		return x, err
+	})
+	if err != nil {
+		return nil, translate(err, "outbox")
+	}
+	// RETURNING gives no order; the log should see events in the order they happened.
+	slices.SortFunc(got, func(a, b row) int { return cmp.Compare(a.ID, b.ID) })
+	out := make([]domain.Audit, len(got))
+	for i, x := range got {
+		out[i] = x.Audit
+		out[i].Timestamp = x.Timestamp.UTC()
+	}
+	return out, nil
+}
+
+// AckOutbox removes acknowledged events from the outbox.
+func (s *Store) AckOutbox(ctx context.Context, eventIDs []string) error {
+	if len(eventIDs) == 0 {
+		return nil
+	}
+	const q = `DELETE FROM outbox WHERE event_id = ANY($1::uuid[])`
+	_, err := s.rw.Exec(ctx, q, eventIDs)
+	return translate(err, "outbox")
+}
+
+// DrainOutbox moves up to limit due outbox rows straight into the audit log in one
+// statement, idempotently. The events-writer does this when the relay schedule pings it:
+// it owns the log, so it needs no network hop to deliver what the emitters could not.
+func (s *Store) DrainOutbox(ctx context.Context, limit int) (moved int64, err error) {
+	const q = `
+		WITH due AS (
+			DELETE FROM outbox WHERE id IN (
+				SELECT id FROM outbox WHERE next_attempt_at <= now()
+				ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+			RETURNING id, event_id, url_id, user_id, event_type, timestamp, details)
+		INSERT INTO events (event_id, url_id, user_id, event_type, timestamp, details)
+		SELECT event_id::text, url_id, user_id, event_type, timestamp, details FROM due ORDER BY id
+		ON CONFLICT (event_id) DO NOTHING`
+	tag, err := s.rw.Exec(ctx, q, limit)
+	if err != nil {
+		return 0, translate(err, "outbox")
+	}
+	return tag.RowsAffected(), nil
+}
+
+// OutboxStats reports how many events wait in the outbox and how old the oldest is.
+func (s *Store) OutboxStats(ctx context.Context) (pending int64, oldest time.Duration, err error) {
+	const q = `SELECT count(*), coalesce(extract(epoch FROM now() - min(timestamp)), 0) FROM outbox`
+	var secs float64
+	if err := s.rw.QueryRow(ctx, q).Scan(&pending, &secs); err != nil {
+		return 0, 0, translate(err, "outbox")
+	}
+	return pending, time.Duration(secs * float64(time.Second)), nil
+}

@@ -1,0 +1,174 @@
+// Package store is the only package that talks to PostgreSQL. Its methods are domain
+// operations with their SQL beside them; every mutation writes its audit events to the
+// outbox in the same transaction.
+package store
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/urlshort/shortener/shared/domain"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Store holds the connection pools: rw for writes and reads that must be fresh, ro for
+// list reads that tolerate replica lag (the same pool when no replica is configured).
+type Store struct {
+	rw     *pgxpool.Pool
+	ro     *pgxpool.Pool
+	source string
+}
+
+// Options configures Open.
+type Options struct {
+	URL      string
+	ROURL    string // optional read replica
+	MaxConns int32
+	Source   string // the CloudEvents source of the events this process emits
+}
+
+// Open connects the pools. It does not wait for the server: Ping does.
+func Open(ctx context.Context, o Options) (*Store, error) {
+	rw, err := newPool(ctx, o.URL, o.MaxConns)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{rw: rw, ro: rw, source: o.Source}
+	if o.ROURL != "" {
+		if s.ro, err = newPool(ctx, o.ROURL, o.MaxConns); err != nil {
+			rw.Close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func newPool(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("store: parse database url: %w", err)
+	}
+	if maxConns > 0 {
+		cfg.MaxConns = maxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("store: open pool: %w", err)
+	}
+	return pool, nil
+}
+
+// Close closes the pools.
+func (s *Store) Close() {
+	if s.ro != s.rw {
+		s.ro.Close()
+	}
+	s.rw.Close()
+}
+
+// Ping checks that the primary answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.rw.Ping(ctx); err != nil {
+		return domain.Unavailablef(err, "database unavailable")
+	}
+	return nil
+}
+
+// Stat returns the primary pool's statistics.
+func (s *Store) Stat() *pgxpool.Stat { return s.rw.Stat() }
+
+// Migrate applies the embedded migrations that have not run yet. An advisory lock makes
+// concurrent starts of several instances safe: one applies, the others wait and find
+// nothing left to do.
+func (s *Store) Migrate(ctx context.Context) error {
+	conn, err := s.rw.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, lockKey); err != nil {
+		return fmt.Errorf("store: migrate lock: %w", err)
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, lockKey) //nolint:errcheck // released with the session anyway
+
+	const create = `CREATE TABLE IF NOT EXISTS schema_migrations (
+		name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`
+	if _, err := conn.Exec(ctx, create); err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "migrations/")
+		sql, err := migrations.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			tag, err := tx.Exec(ctx, `INSERT INTO schema_migrations (name) VALUES ($1) ON CONFLICT DO NOTHING`, base)
+			if err != nil || tag.RowsAffected() == 0 {
+				return err
+			}
+			_, err = tx.Exec(ctx, string(sql))
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("store: migration %s: %w", base, err)
+		}
+	}
+	return nil
+}
+
+// lockKey is an arbitrary constant shared by every instance of the image.
+const lockKey int64 = 7_283_914_001
+
+// translate changes driver errors into domain kinds at the boundary, before any wrapping.
+func translate(err error, what string) error {
+	var (
+		pgErr *pgconn.PgError
+		dErr  *domain.Error
+	)
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &dErr):
+		return err
+	case errors.Is(err, pgx.ErrNoRows):
+		return domain.Errorf(domain.NotFound, "%s not found", what)
+	case errors.As(err, &pgErr) && pgErr.Code == "23505":
+		return &domain.Error{Kind: domain.Conflict, Message: conflictMessage(pgErr), Err: err}
+	case errors.As(err, &pgErr) && pgErr.Code == "23503":
+		return &domain.Error{Kind: domain.NotFound, Message: what + " references a missing row", Err: err}
+	case errors.As(err, &pgErr):
+		return fmt.Errorf("store: %s: %w", what, err)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	default:
+		// Anything else is the connection: the database is unreachable.
+		return domain.Unavailablef(err, "database unavailable")
+	}
+}
+
+func conflictMessage(e *pgconn.PgError) string {
+	switch e.ConstraintName {
+	case "users_email_live_key":
+		return "email already in use"
+	case "urls_short_code_key":
+		return "short_code already taken"
+	}
+	return "already exists"
+}

@@ -1,0 +1,223 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/urlshort/shortener/shared/domain"
+)
+
+const urlCols = `id, user_id, short_code, original_url, title, is_active, created_at, updated_at`
+
+func scanURL(row pgx.CollectableRow) (domain.URL, error) {
+	var u domain.URL
+	err := row.Scan(&u.ID, &u.UserID, &u.ShortCode, &u.OriginalURL, &u.Title, &u.IsActive, &u.CreatedAt, &u.UpdatedAt)
+	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
+	return u, err
+}
+
+// codeAttempts bounds the retries on a generated-code collision, which at 62^6 codes
+// needs billions of rows to happen even once.
+const codeAttempts = 8
+
+// CreateURL inserts a URL for a live user with its created event. The user row is locked
+// in share mode so a concurrent deletion of the user cannot leave a live URL behind.
+func (s *Store) CreateURL(ctx context.Context, n domain.NewURL) (domain.URL, int64, []domain.Audit, error) {
+	var (
+		u      domain.URL
+		audits []domain.Audit
+	)
+	err := pgx.BeginFunc(ctx, s.rw, func(tx pgx.Tx) error {
+		var one int
+		if err := tx.QueryRow(ctx, `SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL FOR SHARE`, n.UserID).Scan(&one); err != nil {
+			return translate(err, "user")
+		}
+		const q = `INSERT INTO urls (user_id, short_code, original_url, title) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (short_code) DO NOTHING RETURNING ` + urlCols
+		for attempt := 0; ; attempt++ {
+			code := n.ShortCode
+			if code == "" {
+				code = newShortCode()
+			}
+			rows, _ := tx.Query(ctx, q, n.UserID, code, n.OriginalURL, n.Title)
+			var err error
+			u, err = pgx.CollectExactlyOneRow(rows, scanURL)
+			if err == nil {
+				break
+			}
+			if err != pgx.ErrNoRows {
+				return err
+			}
+			if n.ShortCode != "" {
+				return domain.Errorf(domain.Conflict, "short_code already taken")
+			}
+			if attempt == codeAttempts {
+				return domain.Errorf(domain.Conflict, "could not find a free short_code")
+			}
+		}
+		a, err := s.audit(domain.EventCreated, &u.ID, &u.UserID, u.CreatedAt,
+			map[string]string{"short_code": u.ShortCode, "original_url": u.OriginalURL})
+		if err != nil {
+			return err
+		}
+		audits = []domain.Audit{a}
+		return writeOutbox(ctx, tx, audits)
+	})
+	return u, 1, audits, translate(err, "url")
+}
+
+// newShortCode draws a code uniformly from the alphabet, never a reserved word.
+func newShortCode() string {
+	for {
+		b := make([]byte, domain.GeneratedCodeLength)
+		for i := range b {
+			b[i] = domain.ShortCodeAlphabet[randIndex(len(domain.ShortCodeAlphabet))]
+		}
+		if !domain.IsReservedCode(string(b)) {
+			return string(b)
+		}
+	}
+}
+
+// randIndex returns a uniform index below n from crypto/rand, rejecting the bytes that
+// would bias the result.
+func randIndex(n int) int {
+	limit := 256 - 256%n
+	var b [1]byte
+	for {
+		_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on Linux
+		if int(b[0]) < limit {
+			return int(b[0]) % n
+		}
+	}
+}
+
+// FindURLByID returns a live (not deleted) URL and its cache version.
+func (s *Store) FindURLByID(ctx context.Context, id int64) (domain.URL, int64, error) {
+	const q = `SELECT ` + urlCols + `, version FROM urls WHERE id = $1 AND deleted_at IS NULL`
+	var (
+		u   domain.URL
+		ver int64
+	)
+	err := s.rw.QueryRow(ctx, q, id).Scan(&u.ID, &u.UserID, &u.ShortCode, &u.OriginalURL, &u.Title, &u.IsActive, &u.CreatedAt, &u.UpdatedAt, &ver)
+	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
+	return u, ver, translate(err, "url")
+}
+
+// FindRedirect returns what a redirect needs for a short code; Active is false for an
+// inactive or deleted URL. It reads the primary: a redirect must follow an edit at once.
+func (s *Store) FindRedirect(ctx context.Context, code string) (domain.Redirect, error) {
+	const q = `SELECT id, user_id, original_url, is_active AND deleted_at IS NULL, version
+		FROM urls WHERE short_code = $1`
+	var r domain.Redirect
+	err := s.rw.QueryRow(ctx, q, code).Scan(&r.URLID, &r.UserID, &r.Location, &r.Active, &r.Version)
+	return r, translate(err, "short code")
+}
+
+// FindURLs lists live URLs by id with the filter's conditions ANDed, and the total count.
+func (s *Store) FindURLs(ctx context.Context, f domain.URLFilter) ([]domain.URL, int64, error) {
+	const where = ` FROM urls WHERE deleted_at IS NULL
+		AND ($1::bigint IS NULL OR user_id = $1) AND ($2::boolean IS NULL OR is_active = $2)`
+	const q = `SELECT ` + urlCols + `, count(*) OVER ()` + where + ` ORDER BY id LIMIT $3 OFFSET $4`
+	rows, err := s.ro.Query(ctx, q, f.UserID, f.IsActive, limitArg(f.Page), f.Page.Offset())
+	if err != nil {
+		return nil, 0, translate(err, "urls")
+	}
+	var total int64
+	urls, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (domain.URL, error) {
+		var u domain.URL
+		err := r.Scan(&u.ID, &u.UserID, &u.ShortCode, &u.OriginalURL, &u.Title, &u.IsActive, &u.CreatedAt, &u.UpdatedAt, &total)
+		u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
+		return u, err
+	})
+	if err != nil {
+		return nil, 0, translate(err, "urls")
+	}
+	if len(urls) == 0 && f.Page.Paged() && f.Page.Number > 1 {
+		err = s.ro.QueryRow(ctx, `SELECT count(*)`+where, f.UserID, f.IsActive).Scan(&total)
+	}
+	return urls, total, translate(err, "urls")
+}
+
+// UpdateURL applies a partial update. Only fields whose value changes are written, each
+// with its own updated event; updated_at moves only then. It returns the URL and its new
+// cache version.
+func (s *Store) UpdateURL(ctx context.Context, id int64, p domain.URLPatch) (domain.URL, int64, []domain.Audit, error) {
+	var (
+		u      domain.URL
+		ver    int64
+		audits []domain.Audit
+	)
+	err := pgx.BeginFunc(ctx, s.rw, func(tx pgx.Tx) error {
+		audits = nil
+		const lock = `SELECT ` + urlCols + `, version FROM urls WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`
+		err := tx.QueryRow(ctx, lock, id).Scan(&u.ID, &u.UserID, &u.ShortCode, &u.OriginalURL, &u.Title, &u.IsActive, &u.CreatedAt, &u.UpdatedAt, &ver)
+		if err != nil {
+			return err
+		}
+		type change struct{ field, value string }
+		var changes []change
+		if p.Title != nil && (u.Title == nil || *u.Title != *p.Title) {
+			u.Title = p.Title
+			changes = append(changes, change{"title", *p.Title})
+		}
+		if p.IsActive != nil && *p.IsActive != u.IsActive {
+			u.IsActive = *p.IsActive
+			changes = append(changes, change{"is_active", strconv.FormatBool(u.IsActive)})
+		}
+		if p.OriginalURL != nil && *p.OriginalURL != u.OriginalURL {
+			u.OriginalURL = *p.OriginalURL
+			changes = append(changes, change{"original_url", u.OriginalURL})
+		}
+		if len(changes) == 0 {
+			return nil
+		}
+		const q = `UPDATE urls SET title = $2, is_active = $3, original_url = $4,
+			updated_at = greatest(now(), updated_at + interval '1 microsecond'), version = version + 1
+			WHERE id = $1 RETURNING updated_at, version`
+		if err := tx.QueryRow(ctx, q, id, u.Title, u.IsActive, u.OriginalURL).Scan(&u.UpdatedAt, &ver); err != nil {
+			return err
+		}
+		for _, c := range changes {
+			a, err := s.audit(domain.EventUpdated, &u.ID, &u.UserID, u.UpdatedAt,
+				map[string]string{"field": c.field, "new_value": c.value})
+			if err != nil {
+				return err
+			}
+			audits = append(audits, a)
+		}
+		return writeOutbox(ctx, tx, audits)
+	})
+	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
+	return u, ver, audits, translate(err, "url")
+}
+
+// DeleteURL hides a URL from every reader; its row and events stay for the audit log.
+func (s *Store) DeleteURL(ctx context.Context, id int64) (DeletedURL, []domain.Audit, error) {
+	var (
+		d      DeletedURL
+		audits []domain.Audit
+	)
+	err := pgx.BeginFunc(ctx, s.rw, func(tx pgx.Tx) error {
+		const q = `UPDATE urls SET deleted_at = now(), version = version + 1
+			WHERE id = $1 AND deleted_at IS NULL RETURNING id, short_code, version, user_id, deleted_at`
+		var (
+			owner int64
+			at    time.Time
+		)
+		if err := tx.QueryRow(ctx, q, id).Scan(&d.ID, &d.ShortCode, &d.Version, &owner, &at); err != nil {
+			return err
+		}
+		a, err := s.audit(domain.EventDeleted, &d.ID, &owner, at, map[string]string{"reason": "user_requested"})
+		if err != nil {
+			return err
+		}
+		audits = []domain.Audit{a}
+		return writeOutbox(ctx, tx, audits)
+	})
+	return d, audits, translate(err, "url")
+}

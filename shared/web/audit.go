@@ -1,0 +1,30 @@
+package web
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/urlshort/shortener/shared/domain"
+)
+
+// Cached sets X-Cache for a read-through answer.
+func Cached(w http.ResponseWriter, hit bool) {
+	if hit {
+		w.Header().Set("X-Cache", "HIT")
+	} else {
+		w.Header().Set("X-Cache", "MISS")
+	}
+}
+
+// LogAudits logs the ids of the audit events a mutation emitted, so a request can be
+// followed into the audit log.
+func LogAudits(r *http.Request, audits []domain.Audit) {
+	if len(audits) == 0 {
+		return
+	}
+	ids := make([]string, len(audits))
+	for i, a := range audits {
+		ids[i] = a.EventID
+	}
+	slog.InfoContext(r.Context(), "audit events emitted", "request_id", RequestID(r.Context()), "event_ids", ids)
+}

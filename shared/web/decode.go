@@ -1,0 +1,129 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+
+	"github.com/urlshort/shortener/shared/domain"
+)
+
+// Object is a decoded JSON object body whose fields are read one by one, so that every
+// missing or mistyped field is reported in one 422.
+type Object struct {
+	fields map[string]json.RawMessage
+	errs   domain.FieldErrors
+}
+
+// DecodeObject reads a JSON object body of at most limit bytes. It answers the spec's 400
+// for anything that is not a JSON object sent as application/json, and 413 past the limit.
+func DecodeObject(w http.ResponseWriter, r *http.Request, limit int64) (*Object, error) {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return nil, domain.Errorf(domain.BadRequest, "Content-Type must be application/json")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, domain.Errorf(domain.TooLarge, "body larger than %d bytes", limit)
+		}
+		return nil, domain.Errorf(domain.BadRequest, "could not read the body")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var fields map[string]json.RawMessage
+	if err := dec.Decode(&fields); err != nil || fields == nil {
+		return nil, domain.Errorf(domain.BadRequest, "body must be a JSON object")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, domain.Errorf(domain.BadRequest, "body must be a single JSON object")
+	}
+	return &Object{fields: fields, errs: domain.FieldErrors{}}, nil
+}
+
+// Has reports whether the body has the field at all.
+func (o *Object) Has(name string) bool { _, ok := o.fields[name]; return ok }
+
+// Err returns a 422 naming every field that was wrong, or nil.
+func (o *Object) Err() error { return o.errs.Err() }
+
+// Invalid records a field that is present and well-typed but invalid.
+func (o *Object) Invalid(name, msg string) { o.errs.Add(name, msg) }
+
+// field returns the raw value of a field, recording "is required" when a required field is
+// missing and "must not be null" for an explicit null (a listed field sent as null is a
+// wrong type).
+func (o *Object) field(name string, required bool) (json.RawMessage, bool) {
+	raw, ok := o.fields[name]
+	if !ok {
+		if required {
+			o.errs.Add(name, "is required")
+		}
+		return nil, false
+	}
+	if string(raw) == "null" {
+		o.errs.Add(name, "must not be null")
+		return nil, false
+	}
+	return raw, true
+}
+
+// String reads a string field; nil when absent or wrong.
+func (o *Object) String(name string, required bool) *string {
+	raw, ok := o.field(name, required)
+	if !ok {
+		return nil
+	}
+	var s string
+	if raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
+		o.errs.Add(name, "must be a string")
+		return nil
+	}
+	return &s
+}
+
+// Int reads an integer field (a JSON number without fraction or exponent).
+func (o *Object) Int(name string, required bool) *int64 {
+	raw, ok := o.field(name, required)
+	if !ok {
+		return nil
+	}
+	n, err := strconv.ParseInt(string(raw), 10, 64)
+	if err != nil {
+		o.errs.Add(name, "must be an integer")
+		return nil
+	}
+	return &n
+}
+
+// Bool reads a boolean field (true or false, not a string).
+func (o *Object) Bool(name string, required bool) *bool {
+	raw, ok := o.field(name, required)
+	if !ok {
+		return nil
+	}
+	var b bool
+	if s := string(raw); s != "true" && s != "false" {
+		o.errs.Add(name, "must be a boolean")
+		return nil
+	}
+	_ = json.Unmarshal(raw, &b)
+	return &b
+}
+
+// JSONObject reads a field that must be a JSON object, returned as raw JSON.
+func (o *Object) JSONObject(name string, required bool) json.RawMessage {
+	raw, ok := o.field(name, required)
+	if !ok {
+		return nil
+	}
+	if raw[0] != '{' {
+		o.errs.Add(name, "must be a JSON object")
+		return nil
+	}
+	return raw
+}

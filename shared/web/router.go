@@ -1,0 +1,124 @@
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/urlshort/shortener/shared/domain"
+	"github.com/urlshort/shortener/shared/metrics"
+)
+
+// Route is one method-and-path pattern of http.ServeMux and its handler.
+type Route struct {
+	Pattern string
+	Handler http.HandlerFunc
+}
+
+// Router is a ServeMux whose every route is instrumented and logged, and whose 404 and
+// 405 answers are JSON like every other error.
+type Router struct {
+	mux       *http.ServeMux
+	metrics   *metrics.Metrics
+	unmatched http.Handler
+	function  string
+}
+
+// NewRouter returns an empty router for the named function.
+func NewRouter(m *metrics.Metrics, function string) *Router {
+	rt := &Router{mux: http.NewServeMux(), metrics: m, function: function}
+	rt.unmatched = m.Instrument("unmatched", http.HandlerFunc(rt.serveUnmatched))
+	return rt
+}
+
+// Handle adds routes.
+func (rt *Router) Handle(routes ...Route) {
+	for _, r := range routes {
+		rt.mux.Handle(r.Pattern, rt.metrics.Instrument(r.Pattern, r.Handler))
+	}
+}
+
+type ctxKey struct{}
+
+// RequestID returns the id of the request being served, "" outside one.
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(ctxKey{}).(string)
+	return id
+}
+
+// newRequestID keeps a sane incoming X-Request-Id (from Traefik or a client) so one id
+// follows a request across hops, and makes one otherwise.
+func newRequestID(r *http.Request) string {
+	if id := r.Header.Get("X-Request-Id"); id != "" && len(id) <= 64 {
+		return id
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// ServeHTTP routes the request and writes one log line for it.
+func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	id := newRequestID(r)
+	r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, id))
+	w.Header().Set("X-Request-Id", id)
+	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+
+	route := "unmatched"
+	if _, pattern := rt.mux.Handler(r); pattern != "" {
+		route = pattern
+		rt.mux.ServeHTTP(sw, r)
+	} else {
+		rt.unmatched.ServeHTTP(sw, r)
+	}
+	slog.LogAttrs(r.Context(), slog.LevelInfo, "request",
+		slog.String("function", rt.function),
+		slog.String("request_id", id),
+		slog.String("route", route),
+		slog.String("method", r.Method),
+		slog.Int("status", sw.status),
+		slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+	)
+}
+
+// serveUnmatched turns the mux's plain-text 404 or 405 (with its Allow header) into JSON.
+func (rt *Router) serveUnmatched(w http.ResponseWriter, r *http.Request) {
+	probe := &headerProbe{header: http.Header{}}
+	rt.mux.ServeHTTP(probe, r)
+	if allow := probe.header.Get("Allow"); allow != "" {
+		w.Header().Set("Allow", allow)
+	}
+	if probe.status == http.StatusMethodNotAllowed {
+		Error(w, r, domain.Errorf(domain.NotAllowed, "method %s not allowed on %s", r.Method, r.URL.Path))
+		return
+	}
+	Error(w, r, domain.Errorf(domain.NotFound, "no route for %s %s", r.Method, r.URL.Path))
+}
+
+// headerProbe records what the mux's own error handlers would answer.
+type headerProbe struct {
+	header http.Header
+	status int
+}
+
+func (p *headerProbe) Header() http.Header         { return p.header }
+func (p *headerProbe) Write(b []byte) (int, error) { return len(b), nil }
+func (p *headerProbe) WriteHeader(status int)      { p.status = status }
+
+// statusWriter remembers the status for the log line.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(status int) {
+	w.status = status
+	w.ResponseWriter.WriteHeader(status)
+}
+
+// Unwrap lets http.ResponseController reach the real writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
