@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"time"
@@ -14,6 +15,9 @@ import (
 )
 
 func main() {
+	db := flag.String("db", "shortener", "database to create (if missing) and print the URL of")
+	fresh := flag.Bool("fresh", false, "drop the database first")
+	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	dir := devenv.Dir()
@@ -21,11 +25,15 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	const db = "shortener"
-	if err := store.CreateDatabase(ctx, admin, db); err != nil {
+	if *fresh {
+		if err := store.DropDatabase(ctx, admin, *db); err != nil {
+			fail(err)
+		}
+	}
+	if err := store.CreateDatabase(ctx, admin, *db); err != nil {
 		fail(err)
 	}
-	fmt.Printf("DATABASE_URL=%s\n", devenv.WithDatabase(admin, db))
+	fmt.Printf("DATABASE_URL=%s\n", devenv.WithDatabase(admin, *db))
 	if vk, err := devenv.Redis(ctx, dir); err != nil {
 		// The cache is optional: run without it rather than not at all.
 		fmt.Fprintf(os.Stderr, "devdeps: no Valkey/Redis, running without cache: %v\n", err)
