@@ -82,7 +82,11 @@ func startRedis(t *testing.T) (url string, stop func()) {
 
 func startProc(t *testing.T, bin, function string, env []string) *proc {
 	t.Helper()
-	port := freePort(t)
+	return startProcAt(t, bin, function, env, freePort(t))
+}
+
+func startProcAt(t *testing.T, bin, function string, env []string, port string) *proc {
+	t.Helper()
 	p := &proc{name: function, base: "http://127.0.0.1:" + port, log: &bytes.Buffer{}}
 	p.cmd = exec.Command(bin)
 	p.cmd.Env = append(os.Environ(), append(env, "FUNCTION="+function, "K_SERVICE=", "LISTEN_ADDRESS=127.0.0.1:"+port)...)

@@ -99,14 +99,10 @@ func (f *Function) Start(ctx context.Context, _ map[string]string) error {
 	c.SetObserver(m.CacheResult)
 	m.RegisterDB(func() metrics.PoolStats { return st.Stat() }, st.OutboxStats)
 
-	writer := eventswriter.Routes(eventswriter.Deps{Store: st, Metrics: m})
-	var local http.Handler
+	var local sharedevents.Mover
 	if name == "" && cfg.Sink == "" {
-		// All in one process: deliver to the events-writer in-process, through the same
-		// CloudEvents encoding the network path uses.
-		wr := web.NewRouter(m, routing.EventsWriter)
-		wr.Handle(writer...)
-		local = wr
+		// All in one process: the log is in the same database, so delivery is a move.
+		local = st
 	}
 	var pub *sharedevents.Publisher
 	if mutates(name) {
@@ -130,7 +126,7 @@ func (f *Function) Start(ctx context.Context, _ map[string]string) error {
 		routing.URLs:         urls.Routes(urls.Deps{Store: st, Cache: c, Publisher: pub, BodyLimit: cfg.BodyLimit}),
 		routing.Redirect:     redirect.Routes(redirect.Deps{Store: st, Cache: c, Clicks: clickRecorder(clicks), Metrics: m}),
 		routing.Events:       events.Routes(events.Deps{Store: st, BodyLimit: cfg.BodyLimit}),
-		routing.EventsWriter: writer,
+		routing.EventsWriter: eventswriter.Routes(eventswriter.Deps{Store: st, Metrics: m}),
 	}
 	for _, g := range Mounted(name) {
 		rt.Handle(groups[g]...)

@@ -20,12 +20,12 @@ import (
 // api is the all-in-one function on a fresh database and cache key space, served through
 // httptest.
 type api struct {
-	t   *testing.T
+	t   testing.TB
 	srv *httptest.Server
 	f   *Function
 }
 
-func startAPI(t *testing.T, env map[string]string) *api {
+func startAPI(t testing.TB, env map[string]string) *api {
 	t.Helper()
 	t.Setenv("DATABASE_URL", storetest.URL(t))
 	t.Setenv("VALKEY_URL", cachetest.URL(t))
@@ -59,7 +59,7 @@ type resp struct {
 	body   []byte
 }
 
-func (r resp) json(t *testing.T) map[string]any {
+func (r resp) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.body, &m); err != nil {

@@ -84,7 +84,12 @@ func New(o Options) (*Cache, error) {
 }
 
 // TTL is how long values live.
-func (c *Cache) TTL() time.Duration { return c.ttl }
+func (c *Cache) TTL() time.Duration {
+	if c == nil {
+		return 0
+	}
+	return c.ttl
+}
 
 // get returns a connected client, connecting when there is none yet.
 func (c *Cache) get() (valkey.Client, error) {

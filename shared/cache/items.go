@@ -42,10 +42,16 @@ func (c *Cache) GetItem(ctx context.Context, it Item, id int64) (body []byte, ok
 
 // FillItem caches a resource read at version.
 func (c *Cache) FillItem(ctx context.Context, it Item, id, version int64, body []byte) error {
+	if c == nil {
+		return ErrDisabled
+	}
 	return c.put(ctx, c.itemKey(it, id), version, string(kindData)+string(body), "fill")
 }
 
 // InvalidateItem drops a resource after a write that produced version.
 func (c *Cache) InvalidateItem(ctx context.Context, it Item, id, version int64) error {
+	if c == nil {
+		return ErrDisabled
+	}
 	return c.put(ctx, c.itemKey(it, id), version, string(kindInvalid), "invalidate")
 }

@@ -53,6 +53,9 @@ func (c *Cache) FindRedirect(ctx context.Context, code string) (Lookup, error) {
 
 // FillRedirect caches what the store said about a code.
 func (c *Cache) FillRedirect(ctx context.Context, code string, r domain.Redirect) error {
+	if c == nil {
+		return ErrDisabled
+	}
 	b, err := json.Marshal(r)
 	if err != nil {
 		return err
@@ -63,11 +66,17 @@ func (c *Cache) FillRedirect(ctx context.Context, code string, r domain.Redirect
 // FillMissing caches that a code does not exist. Version 0 is older than any row, so the
 // creation of the code always replaces it.
 func (c *Cache) FillMissing(ctx context.Context, code string) error {
+	if c == nil {
+		return ErrDisabled
+	}
 	return c.put(ctx, c.codeKey(code), 0, string(kindMissing), "fill")
 }
 
 // InvalidateRedirect drops a code after a write that produced version.
 func (c *Cache) InvalidateRedirect(ctx context.Context, code string, version int64) error {
+	if c == nil {
+		return ErrDisabled
+	}
 	return c.put(ctx, c.codeKey(code), version, string(kindInvalid), "invalidate")
 }
 

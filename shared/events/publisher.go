@@ -3,8 +3,8 @@ package events
 import (
 	"context"
 	"log/slog"
-	"net/http"
 	"sync"
+	"sync/atomic"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
@@ -13,43 +13,52 @@ import (
 	"github.com/urlshort/shortener/shared/metrics"
 )
 
-// Acker removes acknowledged events from the outbox.
+// Acker removes acknowledged events from the outbox, and makes backed-off events due
+// again once the sink answers after failures.
 type Acker interface {
 	AckOutbox(ctx context.Context, eventIDs []string) error
+	ResetOutboxBackoff(ctx context.Context) error
 }
 
 // parallel bounds the deliveries in flight from one publisher.
 const parallel = 16
+
+// Mover delivers outbox rows to the audit log in-process, when the log is in the same
+// database (the all-in-one server).
+type Mover interface {
+	MoveOutbox(ctx context.Context, eventIDs []string) (int64, error)
+}
 
 // Publisher sends audit events to the sink as CloudEvents in binary HTTP mode and removes
 // each from the outbox once the sink answered 2xx. What fails stays in the outbox for the
 // relay.
 type Publisher struct {
 	client  cloudevents.Client
+	local   Mover
 	acker   Acker
 	metrics *metrics.Metrics
 	sem     chan struct{}
 	wg      sync.WaitGroup
+	failing atomic.Bool // the last delivery failed
 }
 
-// NewPublisher returns a publisher to sink, or nil when there is no sink. When local is
-// set, events are delivered to that handler in-process (the all-in-one server) through
-// the same CloudEvents encoding as over the network.
-func NewPublisher(sink string, local http.Handler, acker Acker, m *metrics.Metrics) (*Publisher, error) {
-	if sink == "" && local == nil {
+// NewPublisher returns a publisher to sink, or nil when there is no sink. With a local
+// mover instead of a sink (the all-in-one server), a batch is delivered by moving it from
+// the outbox into the log in one idempotent statement.
+func NewPublisher(sink string, local Mover, acker Acker, m *metrics.Metrics) (*Publisher, error) {
+	p := &Publisher{local: local, acker: acker, metrics: m, sem: make(chan struct{}, parallel)}
+	switch {
+	case local != nil:
+		return p, nil
+	case sink == "":
 		return nil, nil
 	}
-	opts := []cehttp.Option{}
-	if local != nil {
-		sink = "http://in-process/"
-		opts = append(opts, cehttp.WithRoundTripper(inProcess{local}))
-	}
-	opts = append(opts, cehttp.WithTarget(sink))
-	client, err := cloudevents.NewClientHTTP(opts...)
+	client, err := cloudevents.NewClientHTTP(cehttp.WithTarget(sink))
 	if err != nil {
 		return nil, err
 	}
-	return &Publisher{client: client, acker: acker, metrics: m, sem: make(chan struct{}, parallel)}, nil
+	p.client = client
+	return p, nil
 }
 
 // Publish sends audits in the background, right after the mutation committed.
@@ -70,6 +79,9 @@ func (p *Publisher) Publish(audits []domain.Audit) {
 // Send delivers audits and acknowledges the delivered ones in the outbox; it returns how
 // many were delivered.
 func (p *Publisher) Send(ctx context.Context, audits []domain.Audit) int {
+	if p.local != nil {
+		return p.move(ctx, audits)
+	}
 	var (
 		mu    sync.Mutex
 		acked []string
@@ -108,10 +120,31 @@ func (p *Publisher) deliver(ctx context.Context, a domain.Audit) bool {
 	if res := p.client.Send(ctx, ev); !cloudevents.IsACK(res) {
 		slog.Warn("event delivery failed", "err", res, "event_id", a.EventID, "type", ev.Type())
 		p.metrics.EventsFailed.Inc()
+		p.failing.Store(true)
 		return false
 	}
 	p.metrics.EventsAcked.Inc()
+	if p.failing.CompareAndSwap(true, false) {
+		// The sink is back: what waits out a backoff is due now, for the relay.
+		if err := p.acker.ResetOutboxBackoff(ctx); err != nil {
+			slog.Warn("outbox backoff reset failed", "err", err)
+		}
+	}
 	return true
+}
+
+func (p *Publisher) move(ctx context.Context, audits []domain.Audit) int {
+	ids := make([]string, len(audits))
+	for i, a := range audits {
+		ids[i] = a.EventID
+	}
+	if _, err := p.local.MoveOutbox(ctx, ids); err != nil {
+		slog.Warn("in-process event delivery failed", "err", err, "events", len(ids))
+		p.metrics.EventsFailed.Add(float64(len(ids)))
+		return 0
+	}
+	p.metrics.EventsAcked.Add(float64(len(ids)))
+	return len(ids)
 }
 
 // Wait blocks until background sends finish or ctx ends.
@@ -124,34 +157,5 @@ func (p *Publisher) Wait(ctx context.Context) {
 	select {
 	case <-done:
 	case <-ctx.Done():
-	}
-}
-
-// inProcess serves requests with a handler in this process instead of the network.
-type inProcess struct{ h http.Handler }
-
-func (t inProcess) RoundTrip(r *http.Request) (*http.Response, error) {
-	w := &responseRecorder{header: http.Header{}, status: http.StatusOK}
-	t.h.ServeHTTP(w, r)
-	return &http.Response{
-		StatusCode: w.status, Status: http.StatusText(w.status), Header: w.header,
-		Body: http.NoBody, Request: r, ProtoMajor: 1, ProtoMinor: 1,
-	}, nil
-}
-
-type responseRecorder struct {
-	header http.Header
-	status int
-	wrote  bool
-}
-
-func (w *responseRecorder) Header() http.Header { return w.header }
-func (w *responseRecorder) Write(b []byte) (int, error) {
-	w.wrote = true
-	return len(b), nil
-}
-func (w *responseRecorder) WriteHeader(s int) {
-	if !w.wrote {
-		w.status, w.wrote = s, true
 	}
 }

@@ -107,9 +107,6 @@ func (s *Store) ImportUsers(ctx context.Context, rows []ImportRow) (ImportResult
 					return err
 				}
 				audits = append(audits, a)
-				if old != nil {
-					delete(owner, strings.ToLower(old.Email))
-				}
 				byID[id] = &existingUser{ID: id, Username: r.Username, Email: r.Email, CreatedAt: created}
 			default:
 				var changed []string
@@ -156,7 +153,7 @@ func (s *Store) ImportUsers(ctx context.Context, rows []ImportRow) (ImportResult
 		// Explicit ids bypass the sequence: move it past them so later creates get higher ids.
 		const bump = `SELECT setval(pg_get_serial_sequence('users', 'id'), m)
 			FROM (SELECT max(id) AS m FROM users) x
-			WHERE m > (SELECT last_value FROM users_id_seq)`
+			WHERE m >= (SELECT last_value FROM users_id_seq)`
 		if _, err := tx.Exec(ctx, bump); err != nil {
 			return err
 		}

@@ -103,6 +103,14 @@ func (s *Store) ClaimOutbox(ctx context.Context, limit int) ([]domain.Audit, err
 	return out, nil
 }
 
+// ResetOutboxBackoff makes every backed-off outbox row due now: the sink answered again,
+// so waiting out the rest of a long backoff would only delay the log.
+func (s *Store) ResetOutboxBackoff(ctx context.Context) error {
+	const q = `UPDATE outbox SET next_attempt_at = now() WHERE attempts > 0 AND next_attempt_at > now()`
+	_, err := s.rw.Exec(ctx, q)
+	return translate(err, "outbox")
+}
+
 // AckOutbox removes acknowledged events from the outbox.
 func (s *Store) AckOutbox(ctx context.Context, eventIDs []string) error {
 	if len(eventIDs) == 0 {
@@ -127,6 +135,24 @@ func (s *Store) DrainOutbox(ctx context.Context, limit int) (moved int64, err er
 		SELECT event_id::text, url_id, user_id, event_type, timestamp, details FROM due ORDER BY id
 		ON CONFLICT (event_id) DO NOTHING`
 	tag, err := s.rw.Exec(ctx, q, limit)
+	if err != nil {
+		return 0, translate(err, "outbox")
+	}
+	return tag.RowsAffected(), nil
+}
+
+// MoveOutbox moves the named outbox rows into the audit log in one statement,
+// idempotently: the in-process delivery of the all-in-one server, which shares the
+// database with the events-writer.
+func (s *Store) MoveOutbox(ctx context.Context, eventIDs []string) (moved int64, err error) {
+	const q = `
+		WITH due AS (
+			DELETE FROM outbox WHERE event_id = ANY($1::uuid[])
+			RETURNING id, event_id, url_id, user_id, event_type, timestamp, details)
+		INSERT INTO events (event_id, url_id, user_id, event_type, timestamp, details)
+		SELECT event_id::text, url_id, user_id, event_type, timestamp, details FROM due ORDER BY id
+		ON CONFLICT (event_id) DO NOTHING`
+	tag, err := s.rw.Exec(ctx, q, eventIDs)
 	if err != nil {
 		return 0, translate(err, "outbox")
 	}

@@ -1,0 +1,254 @@
+package function
+
+import (
+	"context"
+	"fmt"
+	"github.com/urlshort/shortener/shared/domain"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/urlshort/shortener/shared/store"
+	"github.com/urlshort/shortener/shared/store/storetest"
+)
+
+// eventCounts returns the audit log's rows by event_type, and the outbox depth.
+func eventCounts(t *testing.T, st *store.Store) (map[string]int64, int64) {
+	t.Helper()
+	counts := map[string]int64{}
+	evs, _, err := st.FindEvents(context.Background(), emptyFilter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range evs {
+		counts[e.EventType]++
+	}
+	pending, _, err := st.OutboxStats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return counts, pending
+}
+
+// pipeline is a writer plus the mutating functions, on one database and Valkey.
+type pipeline struct {
+	bin, db    string
+	env        []string
+	writerPort string
+	st         *store.Store
+}
+
+func newPipeline(t *testing.T) *pipeline {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end test starts processes")
+	}
+	p := &pipeline{bin: buildBinary(t), db: storetest.URL(t), writerPort: freePort(t)}
+	redisURL, _ := startRedis(t)
+	p.env = []string{"DATABASE_URL=" + p.db, "VALKEY_URL=" + redisURL, "VALKEY_KEY_PREFIX=ev:", "LOG_LEVEL=warn",
+		"OUTBOX_RELAY_INTERVAL=300ms", "K_SINK=http://127.0.0.1:" + p.writerPort + "/"}
+	var err error
+	if p.st, err = store.Open(context.Background(), store.Options{URL: p.db}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.st.Close)
+	return p
+}
+
+// writer starts the events-writer on its fixed port, so the sink address survives restarts.
+func (p *pipeline) writer(t *testing.T) *proc {
+	return startProcAt(t, p.bin, "events-writer", p.env, p.writerPort)
+}
+
+func stopProc(t *testing.T, p *proc, sig syscall.Signal) {
+	t.Helper()
+	_ = p.cmd.Process.Signal(sig)
+	done := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(40 * time.Second):
+		t.Fatalf("%s did not stop on %v", p.name, sig)
+	}
+}
+
+// TestEventsSurviveWriterOutage stops the events-writer for 30 s while 500 mutations and
+// 2,000 redirects run: once it is back, every event is in the log exactly once and the
+// outbox is empty.
+func TestEventsSurviveWriterOutage(t *testing.T) {
+	p := newPipeline(t)
+	w := p.writer(t)
+	users := startProc(t, p.bin, "users", p.env)
+	urls := startProc(t, p.bin, "urls", p.env)
+	redir := startProc(t, p.bin, "redirect", p.env)
+
+	_, user, _ := call(t, "POST", users.base+"/users", map[string]any{"username": "out", "email": "out@example.com"})
+	stopProc(t, w, syscall.SIGTERM)
+	down := time.Now()
+
+	var codes []string
+	var ids []any
+	for i := 0; i < 250; i++ { // 250 creates + 250 updates = 500 mutations
+		code, u, _ := call(t, "POST", urls.base+"/urls", map[string]any{"user_id": user["id"], "original_url": fmt.Sprintf("https://example.com/%d", i)})
+		if code != 201 {
+			t.Fatalf("create while the writer is down: %d", code)
+		}
+		codes, ids = append(codes, u["short_code"].(string)), append(ids, u["id"])
+	}
+	for _, id := range ids {
+		if code, _, _ := call(t, "PUT", fmt.Sprintf("%s/urls/%v", urls.base, id), map[string]any{"title": "t"}); code != 200 {
+			t.Fatalf("update while the writer is down: %d", code)
+		}
+	}
+	burst(t, redir.base, codes, 2000)
+	if d := 30*time.Second - time.Since(down); d > 0 {
+		time.Sleep(d)
+	}
+	if counts, pending := eventCounts(t, p.st); pending == 0 || counts["created"] != 0 {
+		t.Fatalf("with the writer down: log %v, outbox %d", counts, pending)
+	}
+	p.writer(t)
+	// One mutation after the restart shows the emitters the sink is back.
+	call(t, "PUT", fmt.Sprintf("%s/urls/%v", urls.base, ids[0]), map[string]any{"title": "back"})
+	want := map[string]int64{"user_created": 1, "created": 250, "updated": 251, "click": 2000}
+	waitFor(t, 60*time.Second, "the log catches up", func() bool {
+		counts, pending := eventCounts(t, p.st)
+		return fmt.Sprint(counts) == fmt.Sprint(want) && pending == 0
+	})
+	time.Sleep(time.Second) // nothing more may arrive: exactly once
+	if counts, pending := eventCounts(t, p.st); fmt.Sprint(counts) != fmt.Sprint(want) || pending != 0 {
+		t.Fatalf("log %v, outbox %d; want %v and 0", counts, pending, want)
+	}
+}
+
+// burst sends n redirects over the codes from 16 clients and returns how many were 302.
+func burst(t *testing.T, base string, codes []string, n int) int64 {
+	t.Helper()
+	var ok atomic.Int64
+	var wg sync.WaitGroup
+	next := atomic.Int64{}
+	for c := 0; c < 16; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(n) {
+					return
+				}
+				res, err := noFollow.Get(base + "/" + codes[int(i)%len(codes)])
+				if err != nil {
+					continue // the server went away mid-burst
+				}
+				res.Body.Close()
+				if res.StatusCode == http.StatusFound {
+					ok.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return ok.Load()
+}
+
+// TestDuplicateDeliveryStoredOnce posts the same CloudEvent twice, as a broker retry
+// would: both are acknowledged and the log has it once. A malformed event is a 400.
+func TestDuplicateDeliveryStoredOnce(t *testing.T) {
+	p := newPipeline(t)
+	w := p.writer(t)
+	users := startProc(t, p.bin, "users", p.env)
+	_, user, _ := call(t, "POST", users.base+"/users", map[string]any{"username": "dup", "email": "dup@example.com"})
+	waitFor(t, 3*time.Second, "user_created stored", func() bool {
+		c, _ := eventCounts(t, p.st)
+		return c["user_created"] == 1
+	})
+	post := func(id, typ, data string) int {
+		req, _ := http.NewRequest("POST", w.base+"/", strings.NewReader(data))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Ce-Specversion", "1.0")
+		req.Header.Set("Ce-Id", id)
+		req.Header.Set("Ce-Source", "/shortener/test")
+		req.Header.Set("Ce-Type", typ)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	data := fmt.Sprintf(`{"url_id":null,"user_id":%v,"event_type":"user_updated","timestamp":"2026-11-21T08:15:00Z","details":{"fields":["username"]}}`, user["id"])
+	for i := 0; i < 2; i++ {
+		if code := post("0193f1c2-0000-7000-8000-000000000001", "dev.urlshort.user.updated", data); code/100 != 2 {
+			t.Fatalf("delivery %d: %d", i, code)
+		}
+	}
+	if c, _ := eventCounts(t, p.st); c["user_updated"] != 1 {
+		t.Errorf("redelivered event stored %d times", c["user_updated"])
+	}
+	for name, c := range map[string][3]string{
+		"UnknownType":  {"x-1", "dev.urlshort.nope", data},
+		"NotJSON":      {"x-2", "dev.urlshort.user.updated", "nope"},
+		"TypeMismatch": {"x-3", "dev.urlshort.url.created", data},
+	} {
+		if code := post(c[0], c[1], c[2]); code != 400 {
+			t.Errorf("%s: %d, want 400 (never retried)", name, code)
+		}
+	}
+	req, _ := http.NewRequest("POST", w.base+"/", strings.NewReader("{}"))
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != 400 {
+		t.Errorf("not a CloudEvent: %v %v", res.StatusCode, err)
+	}
+}
+
+// TestKilledAfterCommitEventsStillArrive SIGKILLs a mutating function whose events could
+// not be delivered: a restarted instance's relay delivers them.
+func TestKilledAfterCommitEventsStillArrive(t *testing.T) {
+	p := newPipeline(t)
+	users := startProc(t, p.bin, "users", p.env) // the writer is not up: deliveries fail
+	for i := 0; i < 20; i++ {
+		if code, _, _ := call(t, "POST", users.base+"/users", map[string]any{"username": "k", "email": fmt.Sprintf("k%d@example.com", i)}); code != 201 {
+			t.Fatalf("create: %d", code)
+		}
+	}
+	stopProc(t, users, syscall.SIGKILL)
+	if _, pending := eventCounts(t, p.st); pending != 20 {
+		t.Fatalf("outbox holds %d events after the kill, want 20", pending)
+	}
+	p.writer(t)
+	startProc(t, p.bin, "users", p.env)
+	waitFor(t, 30*time.Second, "the relay delivers what the killed process committed", func() bool {
+		c, pending := eventCounts(t, p.st)
+		return c["user_created"] == 20 && pending == 0
+	})
+}
+
+// TestSIGTERMFlushesClicks terminates a redirect instance in the middle of a burst: every
+// redirect that was answered has its click in the log.
+func TestSIGTERMFlushesClicks(t *testing.T) {
+	p := newPipeline(t)
+	p.writer(t)
+	users := startProc(t, p.bin, "users", p.env)
+	urls := startProc(t, p.bin, "urls", p.env)
+	redir := startProc(t, p.bin, "redirect", append(p.env, "CLICK_FLUSH_INTERVAL=2s", "CLICK_BATCH_SIZE=100000"))
+	_, user, _ := call(t, "POST", users.base+"/users", map[string]any{"username": "term", "email": "term@example.com"})
+	_, u, _ := call(t, "POST", urls.base+"/urls", map[string]any{"user_id": user["id"], "original_url": "https://example.com/term"})
+	done := make(chan int64)
+	go func() { done <- burst(t, redir.base, []string{u["short_code"].(string)}, 3000) }()
+	time.Sleep(300 * time.Millisecond)
+	stopProc(t, redir, syscall.SIGTERM)
+	answered := <-done
+	if answered == 0 {
+		t.Fatal("no redirect answered before SIGTERM")
+	}
+	waitFor(t, 10*time.Second, "every answered redirect's click is stored", func() bool {
+		c, pending := eventCounts(t, p.st)
+		return c["click"] == answered && pending == 0
+	})
+	t.Logf("%d redirects answered before SIGTERM, %d clicks stored", answered, answered)
+}
+
+var emptyFilter = domain.EventFilter{}
