@@ -25,7 +25,7 @@ type proc struct {
 	log        *bytes.Buffer
 }
 
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -36,7 +36,7 @@ func freePort(t *testing.T) string {
 }
 
 // buildBinary builds the local runner once per test run.
-func buildBinary(t *testing.T) string {
+func buildBinary(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "shortener")
 	out, err := exec.Command("go", "build", "-o", bin, "./functions/cmd/shortener").CombinedOutput()
@@ -47,7 +47,7 @@ func buildBinary(t *testing.T) string {
 }
 
 // startRedis starts a private redis-server the test can stop.
-func startRedis(t *testing.T) (url string, stop func()) {
+func startRedis(t testing.TB) (url string, stop func()) {
 	t.Helper()
 	bin, err := exec.LookPath("valkey-server")
 	if err != nil {
@@ -80,12 +80,12 @@ func startRedis(t *testing.T) (url string, stop func()) {
 	return "", nil
 }
 
-func startProc(t *testing.T, bin, function string, env []string) *proc {
+func startProc(t testing.TB, bin, function string, env []string) *proc {
 	t.Helper()
 	return startProcAt(t, bin, function, env, freePort(t))
 }
 
-func startProcAt(t *testing.T, bin, function string, env []string, port string) *proc {
+func startProcAt(t testing.TB, bin, function string, env []string, port string) *proc {
 	t.Helper()
 	p := &proc{name: function, base: "http://127.0.0.1:" + port, log: &bytes.Buffer{}}
 	p.cmd = exec.Command(bin)
@@ -130,7 +130,7 @@ var noFollow = &http.Client{
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 }
 
-func call(t *testing.T, method, url string, body any) (int, map[string]any, http.Header) {
+func call(t testing.TB, method, url string, body any) (int, map[string]any, http.Header) {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -150,7 +150,7 @@ func call(t *testing.T, method, url string, body any) (int, map[string]any, http
 	return res.StatusCode, m, res.Header
 }
 
-func waitFor(t *testing.T, within time.Duration, what string, ok func() bool) time.Duration {
+func waitFor(t testing.TB, within time.Duration, what string, ok func() bool) time.Duration {
 	t.Helper()
 	start := time.Now()
 	for !ok() {
