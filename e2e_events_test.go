@@ -3,8 +3,8 @@ package function
 import (
 	"context"
 	"fmt"
-	"io"
 	"github.com/urlshort/shortener/shared/domain"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
