@@ -2,7 +2,8 @@ package cache
 
 import (
 	"context"
-	"encoding/json"
+	"strconv"
+	"strings"
 
 	"github.com/valkey-io/valkey-go"
 
@@ -44,11 +45,40 @@ func (c *Cache) FindRedirect(ctx context.Context, code string) (Lookup, error) {
 	case kind == kindMissing:
 		return Lookup{Missing: true, Hit: true, Local: res.IsCacheHit()}, nil
 	}
-	var r domain.Redirect
-	if err := json.Unmarshal([]byte(payload), &r); err != nil {
+	r, ok := decodeRedirect(payload)
+	if !ok {
 		return Lookup{}, nil // unreadable: treat as a miss and refill
 	}
 	return Lookup{Redirect: r, Hit: true, Local: res.IsCacheHit()}, nil
+}
+
+// encodeRedirect writes "urlID|userID|active|version|location": a hit on the hot path
+// then costs a few string cuts instead of a JSON decode. Location goes last, so a "|" in
+// it needs no escaping.
+func encodeRedirect(r domain.Redirect) string {
+	active := "0"
+	if r.Active {
+		active = "1"
+	}
+	return strconv.FormatInt(r.URLID, 10) + "|" + strconv.FormatInt(r.UserID, 10) + "|" + active + "|" +
+		strconv.FormatInt(r.Version, 10) + "|" + r.Location
+}
+
+func decodeRedirect(s string) (domain.Redirect, bool) {
+	var r domain.Redirect
+	var parts [4]string
+	for i := range parts {
+		var found bool
+		if parts[i], s, found = strings.Cut(s, "|"); !found {
+			return r, false
+		}
+	}
+	var err1, err2, err3 error
+	r.URLID, err1 = strconv.ParseInt(parts[0], 10, 64)
+	r.UserID, err2 = strconv.ParseInt(parts[1], 10, 64)
+	r.Version, err3 = strconv.ParseInt(parts[3], 10, 64)
+	r.Active, r.Location = parts[2] == "1", s
+	return r, err1 == nil && err2 == nil && err3 == nil
 }
 
 // FillRedirect caches what the store said about a code.
@@ -56,11 +86,7 @@ func (c *Cache) FillRedirect(ctx context.Context, code string, r domain.Redirect
 	if c == nil {
 		return ErrDisabled
 	}
-	b, err := json.Marshal(r)
-	if err != nil {
-		return err
-	}
-	return c.put(ctx, c.codeKey(code), r.Version, string(kindData)+string(b), "fill")
+	return c.put(ctx, c.codeKey(code), r.Version, string(kindData)+encodeRedirect(r), "fill")
 }
 
 // FillMissing caches that a code does not exist. Version 0 is older than any row, so the
