@@ -51,6 +51,43 @@ type Cache struct {
 	closed    bool
 
 	observe Observer
+
+	// written holds keys this process changed recently: Valkey's invalidation of our own
+	// client-side copy arrives after the write's reply, so until then reads go to Valkey.
+	written sync.Map // key -> time.Time
+	writes  atomic.Int64
+}
+
+// settleWindow is how long reads of a key this process wrote bypass the local copy:
+// far longer than the invalidation takes to arrive, short enough to cost little.
+const settleWindow = 2 * time.Second
+
+// pruneEvery is how many writes pass between sweeps of expired written keys, so keys that
+// are written but never read again do not pile up.
+const pruneEvery = 1024
+
+func (c *Cache) wrote(key string) {
+	c.written.Store(key, time.Now())
+	if c.writes.Add(1)%pruneEvery == 0 {
+		c.written.Range(func(k, v any) bool {
+			if time.Since(v.(time.Time)) > settleWindow {
+				c.written.CompareAndDelete(k, v)
+			}
+			return true
+		})
+	}
+}
+
+func (c *Cache) recentlyWritten(key string) bool {
+	v, ok := c.written.Load(key)
+	if !ok {
+		return false
+	}
+	if time.Since(v.(time.Time)) > settleWindow {
+		c.written.CompareAndDelete(key, v)
+		return false
+	}
+	return true
 }
 
 // New returns a cache for the given Valkey, or nil when no address is configured. It does
@@ -192,6 +229,9 @@ func (c *Cache) put(ctx context.Context, key string, version int64, value, mode 
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	args := []string{strconv.FormatInt(version, 10), value, mode, strconv.FormatInt(c.ttl.Milliseconds(), 10)}
+	if mode == "invalidate" {
+		c.wrote(key) // a stale copy after a fill is only a miss; after an invalidation it is wrong data
+	}
 	return c.failed(setIfNewer.Exec(ctx, cl, []string{key}, args).Error())
 }
 

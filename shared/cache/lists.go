@@ -34,7 +34,14 @@ func (c *Cache) ListVersion(ctx context.Context, l List) (int64, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
-	v, err := cl.DoCache(ctx, cl.B().Get().Key(c.listVersionKey(l)).Cache(), c.ttl).AsInt64()
+	key := c.listVersionKey(l)
+	var res valkey.ValkeyResult
+	if c.recentlyWritten(key) {
+		res = cl.Do(ctx, cl.B().Get().Key(key).Build())
+	} else {
+		res = cl.DoCache(ctx, cl.B().Get().Key(key).Cache(), c.ttl)
+	}
+	v, err := res.AsInt64()
 	if err = c.failed(err); err != nil {
 		if isNil(err) {
 			return 0, nil
@@ -95,6 +102,7 @@ func (c *Cache) BumpList(ctx context.Context, ls ...List) error {
 	defer cancel()
 	cmds := make(valkey.Commands, 0, len(ls))
 	for _, l := range ls {
+		c.wrote(c.listVersionKey(l))
 		cmds = append(cmds, cl.B().Incr().Key(c.listVersionKey(l)).Build())
 	}
 	for _, r := range cl.DoMulti(ctx, cmds...) {

@@ -30,7 +30,12 @@ func (c *Cache) FindRedirect(ctx context.Context, code string) (Lookup, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
-	res := cl.DoCache(ctx, cl.B().Get().Key(c.codeKey(code)).Cache(), c.ttl)
+	var res valkey.ValkeyResult
+	if key := c.codeKey(code); c.recentlyWritten(key) {
+		res = cl.Do(ctx, cl.B().Get().Key(key).Build())
+	} else {
+		res = cl.DoCache(ctx, cl.B().Get().Key(key).Cache(), c.ttl)
+	}
 	s, err := res.ToString()
 	if err = c.failed(err); err != nil {
 		if isNil(err) {
