@@ -25,6 +25,7 @@ import (
 	"github.com/urlshort/shortener/shared/config"
 	"github.com/urlshort/shortener/shared/domain"
 	sharedevents "github.com/urlshort/shortener/shared/events"
+	"github.com/urlshort/shortener/shared/logging"
 	"github.com/urlshort/shortener/shared/metrics"
 	"github.com/urlshort/shortener/shared/routing"
 	"github.com/urlshort/shortener/shared/store"
@@ -41,6 +42,7 @@ type Function struct {
 	cache    *cache.Cache
 	pub      *sharedevents.Publisher
 	clicks   *sharedevents.Clicks
+	logs     *logging.Writer
 	stopBg   context.CancelFunc
 	bg       sync.WaitGroup
 	function string
@@ -66,7 +68,7 @@ func (f *Function) Start(ctx context.Context, _ map[string]string) error {
 	if err != nil {
 		return err
 	}
-	setupLogging(cfg.LogLevel)
+	logs := logging.Setup(os.Stdout, cfg.LogLevel)
 	name := cfg.Function
 	if name != "" && !known(name) {
 		return fmt.Errorf("unknown function %q (want one of %s)", name, strings.Join(routing.All, ", "))
@@ -134,7 +136,7 @@ func (f *Function) Start(ctx context.Context, _ map[string]string) error {
 
 	bgCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	f.mu.Lock()
-	f.store, f.cache, f.pub, f.clicks, f.stopBg, f.function = st, c, pub, clicks, cancel, label
+	f.store, f.cache, f.pub, f.clicks, f.stopBg, f.function, f.logs = st, c, pub, clicks, cancel, label, logs
 	if relay := sharedevents.NewRelay(st, pub, cfg.OutboxRelayInterval); relay != nil {
 		f.bg.Add(1)
 		go func() { defer f.bg.Done(); relay.Run(bgCtx) }()
@@ -225,7 +227,7 @@ func (f *Function) Stop(ctx context.Context) error {
 	f.store.Close()
 	f.stopBg = nil
 	slog.Info("function stopped", "function", f.function)
-	return nil
+	return f.logs.Close()
 }
 
 // Ready reports whether the function is started and PostgreSQL answers.
@@ -243,11 +245,3 @@ func (f *Function) Ready(ctx context.Context) (bool, error) {
 
 // Alive reports that the process serves; it calls no dependency.
 func (f *Function) Alive(context.Context) (bool, error) { return true, nil }
-
-func setupLogging(level string) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		l = slog.LevelInfo
-	}
-	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: l})))
-}

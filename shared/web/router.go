@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/urlshort/shortener/shared/domain"
@@ -21,16 +22,19 @@ type Route struct {
 // Router is a ServeMux whose every route is instrumented and logged, and whose 404 and
 // 405 answers are JSON like every other error.
 type Router struct {
-	mux       *http.ServeMux
-	metrics   *metrics.Metrics
-	unmatched http.Handler
-	function  string
+	mux      *http.ServeMux
+	metrics  *metrics.Metrics
+	function string
 }
+
+// unmatchedPattern catches every request no route takes. Being the least specific
+// pattern, it never shadows a route; serveUnmatched then tells a 405 from a 404.
+const unmatchedPattern = "/"
 
 // NewRouter returns an empty router for the named function.
 func NewRouter(m *metrics.Metrics, function string) *Router {
 	rt := &Router{mux: http.NewServeMux(), metrics: m, function: function}
-	rt.unmatched = m.Instrument("unmatched", http.HandlerFunc(rt.serveUnmatched))
+	rt.mux.Handle(unmatchedPattern, m.Instrument("unmatched", http.HandlerFunc(rt.serveUnmatched)))
 	return rt
 }
 
@@ -68,12 +72,10 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Request-Id", id)
 	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 
-	route := "unmatched"
-	if _, pattern := rt.mux.Handler(r); pattern != "" {
-		route = pattern
-		rt.mux.ServeHTTP(sw, r)
-	} else {
-		rt.unmatched.ServeHTTP(sw, r)
+	rt.mux.ServeHTTP(sw, r)
+	route := r.Pattern
+	if route == unmatchedPattern {
+		route = "unmatched"
 	}
 	slog.LogAttrs(r.Context(), slog.LevelInfo, "request",
 		slog.String("function", rt.function),
@@ -85,29 +87,31 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	)
 }
 
-// serveUnmatched turns the mux's plain-text 404 or 405 (with its Allow header) into JSON.
+// methods are the ones a route may be declared for; HEAD is implied by GET.
+var methods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// serveUnmatched answers a request no route took: 405 with an Allow header when the path
+// has routes for other methods, 404 otherwise, both as JSON. It costs a few extra
+// look-ups, but only on requests that are errors anyway.
 func (rt *Router) serveUnmatched(w http.ResponseWriter, r *http.Request) {
-	probe := &headerProbe{header: http.Header{}}
-	rt.mux.ServeHTTP(probe, r)
-	if allow := probe.header.Get("Allow"); allow != "" {
-		w.Header().Set("Allow", allow)
+	var allow []string
+	probe := r.Clone(r.Context())
+	for _, m := range methods {
+		probe.Method = m
+		if _, pattern := rt.mux.Handler(probe); pattern != unmatchedPattern {
+			allow = append(allow, m)
+			if m == http.MethodGet {
+				allow = append(allow, http.MethodHead)
+			}
+		}
 	}
-	if probe.status == http.StatusMethodNotAllowed {
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
 		Error(w, r, domain.Errorf(domain.NotAllowed, "method %s not allowed on %s", r.Method, r.URL.Path))
 		return
 	}
 	Error(w, r, domain.Errorf(domain.NotFound, "no route for %s %s", r.Method, r.URL.Path))
 }
-
-// headerProbe records what the mux's own error handlers would answer.
-type headerProbe struct {
-	header http.Header
-	status int
-}
-
-func (p *headerProbe) Header() http.Header         { return p.header }
-func (p *headerProbe) Write(b []byte) (int, error) { return len(b), nil }
-func (p *headerProbe) WriteHeader(status int)      { p.status = status }
 
 // statusWriter remembers the status for the log line.
 type statusWriter struct {
