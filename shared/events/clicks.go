@@ -10,10 +10,12 @@ import (
 	"github.com/urlshort/shortener/shared/metrics"
 )
 
-// AuditWriter writes audit events to the outbox on their own.
+// AuditWriter writes audit events to the outbox on their own, or straight into the log
+// when the log is in the same database.
 type AuditWriter interface {
 	NewAudit(eventType string, urlID, userID *int64, at time.Time, details any) (domain.Audit, error)
 	WriteAudits(ctx context.Context, audits []domain.Audit) error
+	StoreEvents(ctx context.Context, audits []domain.Audit) (int64, error)
 }
 
 // clickQueue bounds the clicks waiting in memory; past it Record blocks the redirect that
@@ -117,10 +119,17 @@ func (c *Clicks) flush(buf []domain.Click) {
 		}
 		audits = append(audits, a)
 	}
+	// In-process delivery (the all-in-one server) writes the batch straight into the log:
+	// the outbox would only be a second write of the same rows.
+	write := c.store.WriteAudits
+	direct := c.pub.Direct()
+	if direct {
+		write = func(ctx context.Context, a []domain.Audit) error { _, err := c.store.StoreEvents(ctx, a); return err }
+	}
 	wait := 50 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err := c.store.WriteAudits(ctx, audits)
+		err := write(ctx, audits)
 		cancel()
 		if err == nil {
 			break
@@ -136,5 +145,9 @@ func (c *Clicks) flush(buf []domain.Click) {
 		wait = min(wait*2, 5*time.Second)
 	}
 	c.metrics.ClicksBuffered.Sub(float64(len(buf)))
+	if direct {
+		c.pub.Delivered(audits)
+		return
+	}
 	c.pub.Publish(audits)
 }

@@ -61,6 +61,17 @@ func NewPublisher(sink string, local Mover, acker Acker, m *metrics.Metrics) (*P
 	return p, nil
 }
 
+// Direct reports whether delivery is in-process, into the same database's log.
+func (p *Publisher) Direct() bool { return p != nil && p.local != nil }
+
+// Delivered counts audits that were written straight into the log.
+func (p *Publisher) Delivered(audits []domain.Audit) {
+	for _, a := range audits {
+		p.metrics.EventsEmitted.WithLabelValues(TypeOf(a.EventType)).Inc()
+	}
+	p.metrics.EventsAcked.Add(float64(len(audits)))
+}
+
 // Publish sends audits in the background, right after the mutation committed.
 func (p *Publisher) Publish(audits []domain.Audit) {
 	if p == nil || len(audits) == 0 {
