@@ -25,6 +25,7 @@ cover: ## Go tests against real PostgreSQL and Valkey/Redis; fails under $(COVER
 	@$(GO) tool cover -func=coverage.out | tail -1 | awk -v min=$(COVER_MIN) '{sub("%","",$$3); printf "total statement coverage: %s%% (gate %s%%)\n", $$3, min; if ($$3+0 < min) exit 1}'
 
 offline: ## offline proofs of the cluster manifests, rules and dashboards (nested modules)
+	@command -v promtool >/dev/null && command -v amtool >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager >/dev/null; } || echo "offline: run: sudo apt-get install -y prometheus prometheus-alertmanager"
 	@for m in platform monitoring; do if [ -f $$m/go.mod ]; then (cd $$m && $(GO) test -count=1 ./...); fi; done
 
 acceptance: ## the black-box suite of ../shared/acceptance against a freshly started all-in-one server
