@@ -161,6 +161,7 @@ func TestClicksPublished(t *testing.T) {
 	t.Parallel()
 	db := newDB(t)
 	s := newSink(t, nil)
+	s.writer = db.Store
 	p, _ := newPublisher(t, s.URL, db.Store)
 	c := events.NewClicks(db.Store, p, metrics.New(), 1000, time.Hour)
 	for i := range 10 {

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/urlshort/shortener/shared/domain"
 	"github.com/urlshort/shortener/shared/events"
 	"github.com/urlshort/shortener/shared/metrics"
 	"github.com/urlshort/shortener/shared/store"
@@ -34,6 +35,9 @@ type sink struct {
 	mu     sync.Mutex
 	got    []received
 	status func(ev cloudevents.Event, n int) int // n counts requests from 1
+	// writer, when set, stores what the sink accepts, as the events-writer does: only
+	// that takes an event out of the outbox.
+	writer *store.Store
 }
 
 func newSink(t *testing.T, status func(ev cloudevents.Event, n int) int) *sink {
@@ -53,7 +57,17 @@ func newSink(t *testing.T, status func(ev cloudevents.Event, n int) int) *sink {
 			code = s.status(*ev, n)
 		}
 		s.got = append(s.got, received{header: r.Header.Clone(), event: *ev, status: code})
+		writer := s.writer
 		s.mu.Unlock()
+		if writer != nil && code/100 == 2 {
+			a, err := events.FromCloudEvent(*ev)
+			if err == nil {
+				_, err = writer.StoreEvents(r.Context(), []domain.Audit{a})
+			}
+			if err != nil {
+				t.Errorf("sink: store: %v", err)
+			}
+		}
 		w.WriteHeader(code)
 	}))
 	t.Cleanup(s.Close)
@@ -73,7 +87,7 @@ type acker struct {
 	resets int
 }
 
-func (a *acker) AckOutbox(_ context.Context, ids []string) error {
+func (a *acker) MarkSent(_ context.Context, ids []string) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.acked = append(a.acked, ids...)

@@ -13,10 +13,11 @@ import (
 	"github.com/urlshort/shortener/shared/metrics"
 )
 
-// Acker removes acknowledged events from the outbox, and makes backed-off events due
-// again once the sink answers after failures.
+// Acker records in the outbox that the sink accepted events, and makes backed-off events
+// due again once the sink answers after failures. An event leaves the outbox only when
+// the events-writer stores it, not when a broker accepts it.
 type Acker interface {
-	AckOutbox(ctx context.Context, eventIDs []string) error
+	MarkSent(ctx context.Context, eventIDs []string) error
 	ResetOutboxBackoff(ctx context.Context) error
 }
 
@@ -29,9 +30,9 @@ type Mover interface {
 	MoveOutbox(ctx context.Context, eventIDs []string) (int64, error)
 }
 
-// Publisher sends audit events to the sink as CloudEvents in binary HTTP mode and removes
-// each from the outbox once the sink answered 2xx. What fails stays in the outbox for the
-// relay.
+// Publisher sends audit events to the sink as CloudEvents in binary HTTP mode and marks
+// each sent in the outbox once the sink answered 2xx; the events-writer removes it when
+// stored. What fails is due again for the relay.
 type Publisher struct {
 	client  cloudevents.Client
 	local   Mover
@@ -112,10 +113,10 @@ func (p *Publisher) Send(ctx context.Context, audits []domain.Audit) int {
 	}
 	wg.Wait()
 	if len(acked) > 0 {
-		if err := p.acker.AckOutbox(ctx, acked); err != nil {
-			// Delivered but not removed: the relay sends them again and the writer's
+		if err := p.acker.MarkSent(ctx, acked); err != nil {
+			// Accepted but not marked: the relay may send them again, and the writer's
 			// idempotent insert makes that harmless.
-			slog.Warn("outbox ack failed", "err", err, "events", len(acked))
+			slog.Warn("outbox mark-sent failed", "err", err, "events", len(acked))
 		}
 	}
 	return len(acked)

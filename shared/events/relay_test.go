@@ -30,6 +30,7 @@ func TestRelayRetriesUntilDelivered(t *testing.T) {
 		}
 		return http.StatusAccepted
 	})
+	s.writer = db.Store
 	p, _ := newPublisher(t, s.URL, db.Store)
 	relay := events.NewRelay(db.Store, p, time.Hour)
 
@@ -98,6 +99,7 @@ func TestRelayAfterRecovery(t *testing.T) {
 		}
 		return http.StatusOK
 	})
+	s.writer = db.Store
 	p, _ := newPublisher(t, s.URL, db.Store)
 	relay := events.NewRelay(db.Store, p, time.Hour)
 	for i := range 2 {
@@ -126,6 +128,7 @@ func TestRelayRun(t *testing.T) {
 	t.Parallel()
 	db := newDB(t)
 	s := newSink(t, nil)
+	s.writer = db.Store
 	p, _ := newPublisher(t, s.URL, db.Store)
 	relay := events.NewRelay(db.Store, p, 20*time.Millisecond)
 	if _, _, err := db.CreateUser(t.Context(), "u", "u@example.com"); err != nil {
@@ -154,6 +157,7 @@ func TestPublisherWithStore(t *testing.T) {
 	t.Parallel()
 	db := newDB(t)
 	s := newSink(t, nil)
+	s.writer = db.Store
 	p, m := newPublisher(t, s.URL, db.Store)
 	u, a1, err := db.CreateUser(t.Context(), "u", "u@example.com")
 	if err != nil {
@@ -183,6 +187,7 @@ func TestRelayPassTakesEveryBatch(t *testing.T) {
 	t.Parallel()
 	db := newDB(t)
 	s := newSink(t, nil)
+	s.writer = db.Store
 	p, _ := newPublisher(t, s.URL, db.Store)
 	const n = 501
 	audits := make([]domain.Audit, n)

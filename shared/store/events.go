@@ -81,7 +81,9 @@ func (s *Store) FindEvents(ctx context.Context, f domain.EventFilter) ([]domain.
 }
 
 // StoreEvents appends delivered audit events to the log, idempotently: an event whose id
-// is already stored (a redelivery) is skipped. It reports how many were new.
+// is already stored (a redelivery) is skipped. In the same transaction it removes them
+// from the outbox: only the log having an event ends its delivery. It reports how many
+// were new.
 func (s *Store) StoreEvents(ctx context.Context, audits []domain.Audit) (stored int64, err error) {
 	if len(audits) == 0 {
 		return 0, nil
@@ -96,12 +98,30 @@ func (s *Store) StoreEvents(ctx context.Context, audits []domain.Audit) (stored 
 		ids[i], urlIDs[i], userIDs[i], types[i], stamps[i] = a.EventID, a.URLID, a.UserID, a.EventType, a.Timestamp
 		details[i] = string(a.Details)
 	}
+	// Outbox ids are UUIDs; an id that is not one (a foreign sender's) has no outbox row.
+	var outboxIDs []string
+	for _, id := range ids {
+		if uuid.Validate(id) == nil {
+			outboxIDs = append(outboxIDs, id)
+		}
+	}
 	const q = `INSERT INTO events (event_id, url_id, user_id, event_type, timestamp, details)
 		SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::timestamptz[], $6::jsonb[])
 		ON CONFLICT (event_id) DO NOTHING`
-	tag, err := s.rw.Exec(ctx, q, ids, urlIDs, userIDs, types, stamps, details)
+	const del = `DELETE FROM outbox WHERE event_id = ANY($1::uuid[])`
+	err = pgx.BeginFunc(ctx, s.rw, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, q, ids, urlIDs, userIDs, types, stamps, details)
+		if err != nil {
+			return err
+		}
+		stored = tag.RowsAffected()
+		if len(outboxIDs) > 0 {
+			_, err = tx.Exec(ctx, del, outboxIDs)
+		}
+		return err
+	})
 	if err != nil {
 		return 0, translate(err, "events")
 	}
-	return tag.RowsAffected(), nil
+	return stored, nil
 }

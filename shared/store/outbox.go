@@ -13,6 +13,10 @@ import (
 	"github.com/urlshort/shortener/shared/domain"
 )
 
+// maxBackoff caps the relay's exponential backoff. It is shorter than sentGrace so that
+// ResetOutboxBackoff can tell backed-off rows from accepted ones.
+const maxBackoff = 90 * time.Second
+
 // sendGrace is how long a fresh outbox row is left to the process that wrote it, which
 // sends it right after commit, before a relay may send it again.
 const sendGrace = 10 * time.Second
@@ -72,12 +76,12 @@ func (s *Store) ClaimOutbox(ctx context.Context, limit int) ([]domain.Audit, err
 	const q = `
 		UPDATE outbox o
 		SET attempts = o.attempts + 1,
-		    next_attempt_at = now() + least(interval '1 second' * power(2, o.attempts), interval '5 minutes')
+		    next_attempt_at = now() + least(interval '1 second' * power(2, o.attempts), $2::interval)
 		FROM (SELECT id FROM outbox WHERE next_attempt_at <= now()
 		      ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) due
 		WHERE o.id = due.id
 		RETURNING o.id, o.event_id::text, o.source, o.url_id, o.user_id, o.event_type, o.timestamp, o.details`
-	rows, err := s.rw.Query(ctx, q, limit)
+	rows, err := s.rw.Query(ctx, q, limit, maxBackoff)
 	if err != nil {
 		return nil, translate(err, "outbox")
 	}
@@ -104,20 +108,29 @@ func (s *Store) ClaimOutbox(ctx context.Context, limit int) ([]domain.Audit, err
 }
 
 // ResetOutboxBackoff makes every backed-off outbox row due now: the sink answered again,
-// so waiting out the rest of a long backoff would only delay the log.
+// so waiting out the rest of a long backoff would only delay the log. Rows the sink
+// accepted are left alone.
 func (s *Store) ResetOutboxBackoff(ctx context.Context) error {
-	const q = `UPDATE outbox SET next_attempt_at = now() WHERE attempts > 0 AND next_attempt_at > now()`
-	_, err := s.rw.Exec(ctx, q)
+	const q = `UPDATE outbox SET next_attempt_at = now()
+		WHERE attempts > 0 AND next_attempt_at > now() AND next_attempt_at < now() + $1::interval`
+	_, err := s.rw.Exec(ctx, q, maxBackoff)
 	return translate(err, "outbox")
 }
 
-// AckOutbox removes acknowledged events from the outbox.
-func (s *Store) AckOutbox(ctx context.Context, eventIDs []string) error {
+// sentGrace is how long an event the sink accepted waits before the relay sends it again.
+// A Broker's 202 only says it took the event: the row leaves the outbox when the
+// events-writer stores it (StoreEvents), and if the broker lost it meanwhile (its
+// in-memory channel is not durable) the relay sends it again after this.
+const sentGrace = 2 * time.Minute
+
+// MarkSent records that the sink accepted events: the relay leaves them alone for
+// sentGrace, time for the broker to deliver them (with its own retries) to the writer.
+func (s *Store) MarkSent(ctx context.Context, eventIDs []string) error {
 	if len(eventIDs) == 0 {
 		return nil
 	}
-	const q = `DELETE FROM outbox WHERE event_id = ANY($1::uuid[])`
-	_, err := s.rw.Exec(ctx, q, eventIDs)
+	const q = `UPDATE outbox SET next_attempt_at = now() + $2::interval WHERE event_id = ANY($1::uuid[])`
+	_, err := s.rw.Exec(ctx, q, eventIDs, sentGrace)
 	return translate(err, "outbox")
 }
 

@@ -100,7 +100,7 @@ func TestMutationsWriteOutbox(t *testing.T) {
 	})
 }
 
-func TestClaimAndAckOutbox(t *testing.T) {
+func TestClaimAndMarkSentOutbox(t *testing.T) {
 	t.Parallel()
 	db := newDB(t)
 	ctx := t.Context()
@@ -159,23 +159,29 @@ func TestClaimAndAckOutbox(t *testing.T) {
 			}
 		}
 	})
-	t.Run("AckRemoves", func(t *testing.T) {
-		if err := db.AckOutbox(ctx, []string{written[0].EventID, written[2].EventID}); err != nil {
+	t.Run("SentWaitsForTheWriter", func(t *testing.T) {
+		if err := db.MarkSent(ctx, []string{written[0].EventID, written[2].EventID}); err != nil {
 			t.Fatal(err)
 		}
-		if p := db.pending(t); p != 1 {
-			t.Errorf("pending = %d, want 1", p)
+		if err := db.MarkSent(ctx, nil); err != nil {
+			t.Errorf("marking nothing: %v", err)
 		}
-		if err := db.AckOutbox(ctx, []string{written[0].EventID}); err != nil {
-			t.Errorf("acking twice: %v", err)
-		}
-		if err := db.AckOutbox(ctx, nil); err != nil {
-			t.Errorf("acking nothing: %v", err)
+		if p := db.pending(t); p != 3 {
+			t.Errorf("pending = %d, want 3: a sink's acceptance does not end delivery", p)
 		}
 		db.makeDue(t)
+		if err := db.MarkSent(ctx, []string{written[0].EventID, written[2].EventID}); err != nil {
+			t.Fatal(err)
+		}
 		claimed, err := db.ClaimOutbox(ctx, 10)
 		if err != nil || len(claimed) != 1 || claimed[0].EventID != written[1].EventID {
-			t.Errorf("claim after ack = %v, %v; want only the unacked", claimed, err)
+			t.Errorf("claim after mark-sent = %v, %v; want only the unsent", claimed, err)
+		}
+		if _, err := db.StoreEvents(ctx, []domain.Audit{written[0]}); err != nil {
+			t.Fatal(err)
+		}
+		if p := db.pending(t); p != 2 {
+			t.Errorf("pending = %d after the writer stored one, want 2", p)
 		}
 	})
 	t.Run("ConcurrentClaimsDisjoint", func(t *testing.T) {
@@ -212,8 +218,8 @@ func TestClaimAndAckOutbox(t *testing.T) {
 			}()
 		}
 		wg.Wait()
-		if len(seen) != 21 {
-			t.Errorf("claimed %d distinct events, want 21", len(seen))
+		if len(seen) != 22 {
+			t.Errorf("claimed %d distinct events, want 22 (20 new, 2 left earlier)", len(seen))
 		}
 		for id, n := range seen {
 			if n != 1 {
