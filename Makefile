@@ -39,14 +39,15 @@ lint: ## gofmt, go vet, staticcheck
 bench: ## Go benchmarks (see BENCHMARKS.md for the load-tool runs)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-build: ## the one image of every function (func CLI, host builder)
-	func build --builder host --image $(IMAGE)
+build: ## build and push the one image of every function (func CLI, host builder); its digest lands in .func/built-image
+	func build --path . --builder host --image $(IMAGE) --push
 
-deploy: ## deploy each function from the image built once
-	@for f in $(FUNCTIONS); do func deploy --path functions/$$f --image $(IMAGE) --build=false; done
+# func deploy rewrites func.yaml and makes .func/, so each function deploys from a copy.
+deploy: ## deploy each function from the image built once (BUILT_IMAGE or .func/built-image)
+	@img=$${BUILT_IMAGE:-$$(cat .func/built-image)}; for f in $(FUNCTIONS); do d=$$(mktemp -d); cp functions/$$f/func.yaml $$d/; func deploy --path $$d --image "$$img" --build=false || exit 1; done
 
-manifests: ## render every function's Knative Service from its func.yaml (for kubectl apply)
-	cd platform && $(GO) run ./cmd/manifests -image $(IMAGE)
+manifests: ## render every function's Knative Service from its func.yaml: make manifests | kubectl apply -f -
+	@cd platform && $(GO) run ./cmd/manifests -image "$${BUILT_IMAGE:-$(IMAGE)}"
 
 platform: ## install Knative, Kourier behind Traefik, CNPG and Valkey on the cluster
 	bash platform/install.sh

@@ -1,0 +1,282 @@
+package check
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// The Traefik CRD types we use (traefik.io/v1alpha1, Traefik v3 as bundled with K3s), with
+// only the fields we use: field names are Traefik's own (pkg/provider/kubernetes/crd/
+// traefikio/v1alpha1), and strict decoding makes any other field an error.
+
+// IngressRoute is traefik.io/v1alpha1 IngressRoute.
+type IngressRoute struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata"`
+	Spec              IngressRouteSpec `json:"spec"`
+}
+
+// IngressRouteSpec is the spec of an IngressRoute.
+type IngressRouteSpec struct {
+	EntryPoints []string `json:"entryPoints,omitempty"`
+	Routes      []Route  `json:"routes"`
+	TLS         *TLS     `json:"tls,omitempty"`
+}
+
+// Route is one routing rule.
+type Route struct {
+	Match       string          `json:"match"`
+	Kind        string          `json:"kind,omitempty"`
+	Priority    int             `json:"priority,omitempty"`
+	Services    []TraefikTarget `json:"services,omitempty"`
+	Middlewares []MiddlewareRef `json:"middlewares,omitempty"`
+}
+
+// TraefikTarget is a Kubernetes Service a route forwards to.
+type TraefikTarget struct {
+	Name           string             `json:"name"`
+	Namespace      string             `json:"namespace,omitempty"`
+	Port           intstr.IntOrString `json:"port,omitempty"`
+	Scheme         string             `json:"scheme,omitempty"`
+	PassHostHeader *bool              `json:"passHostHeader,omitempty"`
+}
+
+// MiddlewareRef names a Middleware.
+type MiddlewareRef struct {
+	Name      string `json:"name"`
+	Namespace string `json:"namespace,omitempty"`
+}
+
+// TLS is an IngressRoute's TLS section.
+type TLS struct {
+	SecretName   string `json:"secretName,omitempty"`
+	CertResolver string `json:"certResolver,omitempty"`
+}
+
+// Middleware is traefik.io/v1alpha1 Middleware.
+type Middleware struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata"`
+	Spec              MiddlewareSpec `json:"spec"`
+}
+
+// MiddlewareSpec holds exactly one middleware.
+type MiddlewareSpec struct {
+	Headers        *Headers        `json:"headers,omitempty"`
+	RedirectScheme *RedirectScheme `json:"redirectScheme,omitempty"`
+}
+
+// Headers is Traefik's headers middleware; a "Host" custom request header sets req.Host.
+type Headers struct {
+	CustomRequestHeaders  map[string]string `json:"customRequestHeaders,omitempty"`
+	CustomResponseHeaders map[string]string `json:"customResponseHeaders,omitempty"`
+}
+
+// RedirectScheme is Traefik's redirectScheme middleware.
+type RedirectScheme struct {
+	Scheme    string `json:"scheme,omitempty"`
+	Port      string `json:"port,omitempty"`
+	Permanent bool   `json:"permanent,omitempty"`
+}
+
+// Check validates what Traefik would refuse or ignore.
+func (ir *IngressRoute) Check() error {
+	var errs []error
+	if len(ir.Spec.Routes) == 0 {
+		errs = append(errs, errors.New("spec.routes: required"))
+	}
+	for _, ep := range ir.Spec.EntryPoints {
+		if ep != "web" && ep != "websecure" {
+			errs = append(errs, fmt.Errorf("entry point %q: K3s's Traefik has web and websecure", ep))
+		}
+	}
+	for i, r := range ir.Spec.Routes {
+		if r.Kind != "Rule" {
+			errs = append(errs, fmt.Errorf("routes[%d].kind %q: want Rule", i, r.Kind))
+		}
+		if _, err := ParseRule(r.Match); err != nil {
+			errs = append(errs, fmt.Errorf("routes[%d].match: %w", i, err))
+		}
+		if len(r.Services) == 0 {
+			errs = append(errs, fmt.Errorf("routes[%d]: no services", i))
+		}
+		for _, s := range r.Services {
+			if s.Name == "" || (s.Port.IntValue() == 0 && s.Port.StrVal == "") {
+				errs = append(errs, fmt.Errorf("routes[%d]: service needs a name and a port", i))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Check validates that the Middleware configures exactly one middleware.
+func (m *Middleware) Check() error {
+	n := 0
+	if m.Spec.Headers != nil {
+		n++
+	}
+	if m.Spec.RedirectScheme != nil {
+		n++
+		if s := m.Spec.RedirectScheme.Scheme; s != "https" && s != "http" {
+			return fmt.Errorf("redirectScheme.scheme %q", s)
+		}
+	}
+	if n != 1 {
+		return fmt.Errorf("want exactly one middleware in spec, have %d", n)
+	}
+	return nil
+}
+
+// Rule is a parsed Traefik v3 match expression.
+type Rule interface {
+	// Matches reports whether a request with this host and path matches.
+	Matches(host, path string) bool
+}
+
+type and struct{ l, r Rule }
+type or struct{ l, r Rule }
+type not struct{ r Rule }
+type matcher struct {
+	fn  string
+	arg string
+	re  *regexp.Regexp
+}
+
+func (a and) Matches(h, p string) bool { return a.l.Matches(h, p) && a.r.Matches(h, p) }
+func (o or) Matches(h, p string) bool  { return o.l.Matches(h, p) || o.r.Matches(h, p) }
+func (n not) Matches(h, p string) bool { return !n.r.Matches(h, p) }
+func (m matcher) Matches(h, p string) bool {
+	switch m.fn {
+	case "Host":
+		return strings.EqualFold(h, m.arg)
+	case "Path":
+		return p == m.arg
+	case "PathPrefix":
+		return strings.HasPrefix(p, m.arg)
+	case "PathRegexp":
+		return m.re.MatchString(p)
+	}
+	return false
+}
+
+// ParseRule parses the subset of Traefik v3's rule syntax this project uses: Host, Path,
+// PathPrefix and PathRegexp with one argument, combined with &&, || , ! and parentheses.
+// Matching follows Traefik's pkg/muxer/http/matcher.go.
+func ParseRule(s string) (Rule, error) {
+	p := &ruleParser{s: s}
+	r, err := p.expr()
+	if err != nil {
+		return nil, err
+	}
+	p.space()
+	if p.i != len(p.s) {
+		return nil, fmt.Errorf("unexpected %q at %d", p.s[p.i:], p.i)
+	}
+	return r, nil
+}
+
+type ruleParser struct {
+	s string
+	i int
+}
+
+func (p *ruleParser) space() {
+	for p.i < len(p.s) && p.s[p.i] == ' ' {
+		p.i++
+	}
+}
+
+func (p *ruleParser) eat(tok string) bool {
+	p.space()
+	if strings.HasPrefix(p.s[p.i:], tok) {
+		p.i += len(tok)
+		return true
+	}
+	return false
+}
+
+func (p *ruleParser) expr() (Rule, error) {
+	l, err := p.term()
+	for err == nil && p.eat("||") {
+		var r Rule
+		if r, err = p.term(); err == nil {
+			l = or{l, r}
+		}
+	}
+	return l, err
+}
+
+func (p *ruleParser) term() (Rule, error) {
+	l, err := p.factor()
+	for err == nil && p.eat("&&") {
+		var r Rule
+		if r, err = p.factor(); err == nil {
+			l = and{l, r}
+		}
+	}
+	return l, err
+}
+
+func (p *ruleParser) factor() (Rule, error) {
+	if p.eat("!") {
+		r, err := p.factor()
+		return not{r}, err
+	}
+	if p.eat("(") {
+		r, err := p.expr()
+		if err != nil {
+			return nil, err
+		}
+		if !p.eat(")") {
+			return nil, fmt.Errorf("missing ) at %d", p.i)
+		}
+		return r, nil
+	}
+	p.space()
+	start := p.i
+	for p.i < len(p.s) && (p.s[p.i] >= 'A' && p.s[p.i] <= 'Z' || p.s[p.i] >= 'a' && p.s[p.i] <= 'z') {
+		p.i++
+	}
+	fn := p.s[start:p.i]
+	switch fn {
+	case "Host", "Path", "PathPrefix", "PathRegexp":
+	default:
+		return nil, fmt.Errorf("matcher %q at %d is not supported here", fn, start)
+	}
+	if !p.eat("(") {
+		return nil, fmt.Errorf("%s: missing (", fn)
+	}
+	p.space()
+	if p.i >= len(p.s) || (p.s[p.i] != '`' && p.s[p.i] != '"') {
+		return nil, fmt.Errorf("%s: argument must be quoted with ` or \"", fn)
+	}
+	q := p.s[p.i]
+	end := strings.IndexByte(p.s[p.i+1:], q)
+	if end < 0 {
+		return nil, fmt.Errorf("%s: unterminated argument", fn)
+	}
+	arg := p.s[p.i+1 : p.i+1+end]
+	p.i += end + 2
+	if !p.eat(")") {
+		return nil, fmt.Errorf("%s: takes exactly one argument", fn)
+	}
+	m := matcher{fn: fn, arg: arg}
+	switch fn {
+	case "Path", "PathPrefix":
+		if !strings.HasPrefix(arg, "/") {
+			return nil, fmt.Errorf("%s(%q) does not start with /", fn, arg)
+		}
+	case "PathRegexp":
+		re, err := regexp.Compile(arg)
+		if err != nil {
+			return nil, fmt.Errorf("PathRegexp: %w", err)
+		}
+		m.re = re
+	}
+	return m, nil
+}
