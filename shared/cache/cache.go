@@ -111,7 +111,7 @@ func New(o Options) (*Cache, error) {
 		}
 	}
 	opt.Dialer.Timeout = time.Second
-	opt.ConnWriteTimeout = 2 * time.Second
+	opt.ConnWriteTimeout = 500 * time.Millisecond
 	opt.DisableRetry = true // a retry would only delay the fallback to PostgreSQL
 	ttl := o.TTL
 	if ttl <= 0 {

@@ -28,8 +28,8 @@ func (c *Cache) FindRedirect(ctx context.Context, code string) (Lookup, error) {
 	if err != nil {
 		return Lookup{}, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, opTimeout)
-	defer cancel()
+	// No per-call timeout here: a hit never leaves the process, and a timer per redirect
+	// costs more than the look-up. ConnWriteTimeout bounds a hung Valkey instead.
 	var res valkey.ValkeyResult
 	if key := c.codeKey(code); c.recentlyWritten(key) {
 		res = cl.Do(ctx, cl.B().Get().Key(key).Build())

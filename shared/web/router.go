@@ -2,10 +2,10 @@ package web
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -59,9 +59,8 @@ func newRequestID(r *http.Request) string {
 	if id := r.Header.Get("X-Request-Id"); id != "" && len(id) <= 64 {
 		return id
 	}
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	// Ids need to be unique, not unpredictable: math/rand/v2 is far cheaper per request.
+	return strconv.FormatUint(rand.Uint64(), 16)
 }
 
 // ServeHTTP routes the request and writes one log line for it.
