@@ -3,9 +3,10 @@ package web
 import (
 	"context"
 	"log/slog"
+	"encoding/binary"
+	"encoding/hex"
 	"math/rand/v2"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -60,7 +61,9 @@ func newRequestID(r *http.Request) string {
 		return id
 	}
 	// Ids need to be unique, not unpredictable: math/rand/v2 is far cheaper per request.
-	return strconv.FormatUint(rand.Uint64(), 16)
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], rand.Uint64())
+	return hex.EncodeToString(b[:])
 }
 
 // ServeHTTP routes the request and writes one log line for it.
