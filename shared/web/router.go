@@ -2,9 +2,9 @@ package web
 
 import (
 	"context"
-	"log/slog"
 	"encoding/binary"
 	"encoding/hex"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"strings"
