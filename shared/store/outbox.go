@@ -138,34 +138,28 @@ func (s *Store) MarkSent(ctx context.Context, eventIDs []string) error {
 // statement, idempotently. The events-writer does this when the relay schedule pings it:
 // it owns the log, so it needs no network hop to deliver what the emitters could not.
 func (s *Store) DrainOutbox(ctx context.Context, limit int) (moved int64, err error) {
-	const q = `
-		WITH due AS (
-			DELETE FROM outbox WHERE id IN (
-				SELECT id FROM outbox WHERE next_attempt_at <= now()
-				ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
-			RETURNING id, event_id, url_id, user_id, event_type, timestamp, details)
-		INSERT INTO events (event_id, url_id, user_id, event_type, timestamp, details)
-		SELECT event_id::text, url_id, user_id, event_type, timestamp, details FROM due ORDER BY id
-		ON CONFLICT (event_id) DO NOTHING`
-	tag, err := s.rw.Exec(ctx, q, limit)
-	if err != nil {
-		return 0, translate(err, "outbox")
-	}
-	return tag.RowsAffected(), nil
+	const due = `id IN (SELECT id FROM outbox WHERE next_attempt_at <= now()
+		ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)`
+	return s.moveOutbox(ctx, due, limit)
 }
 
 // MoveOutbox moves the named outbox rows into the audit log in one statement,
 // idempotently: the in-process delivery of the all-in-one server, which shares the
 // database with the events-writer.
 func (s *Store) MoveOutbox(ctx context.Context, eventIDs []string) (moved int64, err error) {
-	const q = `
-		WITH due AS (
-			DELETE FROM outbox WHERE event_id = ANY($1::uuid[])
+	return s.moveOutbox(ctx, `event_id = ANY($1::uuid[])`, eventIDs)
+}
+
+// moveOutbox deletes the outbox rows matching where and inserts them into the log, in
+// their outbox order, skipping any the log has already.
+func (s *Store) moveOutbox(ctx context.Context, where string, arg any) (int64, error) {
+	q := `WITH due AS (
+			DELETE FROM outbox WHERE ` + where + `
 			RETURNING id, event_id, url_id, user_id, event_type, timestamp, details)
 		INSERT INTO events (event_id, url_id, user_id, event_type, timestamp, details)
 		SELECT event_id::text, url_id, user_id, event_type, timestamp, details FROM due ORDER BY id
 		ON CONFLICT (event_id) DO NOTHING`
-	tag, err := s.rw.Exec(ctx, q, eventIDs)
+	tag, err := s.rw.Exec(ctx, q, arg)
 	if err != nil {
 		return 0, translate(err, "outbox")
 	}
