@@ -12,10 +12,14 @@ import (
 
 const eventCols = `id, url_id, user_id, event_type, timestamp, details`
 
+// eventDest lists where the eventCols of a row go.
+func eventDest(e *domain.Event) []any {
+	return []any{&e.ID, &e.URLID, &e.UserID, &e.EventType, &e.Timestamp, &e.Details}
+}
+
 func scanEvent(row pgx.CollectableRow) (domain.Event, error) {
 	var e domain.Event
-	err := row.Scan(&e.ID, &e.URLID, &e.UserID, &e.EventType, &e.Timestamp, &e.Details)
-	e.Timestamp = e.Timestamp.UTC()
+	err := row.Scan(eventDest(&e)...)
 	return e, err
 }
 
@@ -57,27 +61,9 @@ func (s *Store) FindEventByID(ctx context.Context, id int64) (domain.Event, erro
 
 // FindEvents lists events by id with the filter's conditions ANDed, and the total count.
 func (s *Store) FindEvents(ctx context.Context, f domain.EventFilter) ([]domain.Event, int64, error) {
-	const where = ` FROM events WHERE ($1::bigint IS NULL OR url_id = $1)
+	const from = `FROM events WHERE ($1::bigint IS NULL OR url_id = $1)
 		AND ($2::bigint IS NULL OR user_id = $2) AND ($3 = '' OR event_type = $3)`
-	const q = `SELECT ` + eventCols + `, count(*) OVER ()` + where + ` ORDER BY id LIMIT $4 OFFSET $5`
-	rows, err := s.ro.Query(ctx, q, f.URLID, f.UserID, f.EventType, limitArg(f.Page), f.Page.Offset())
-	if err != nil {
-		return nil, 0, translate(err, "events")
-	}
-	var total int64
-	events, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (domain.Event, error) {
-		var e domain.Event
-		err := r.Scan(&e.ID, &e.URLID, &e.UserID, &e.EventType, &e.Timestamp, &e.Details, &total)
-		e.Timestamp = e.Timestamp.UTC()
-		return e, err
-	})
-	if err != nil {
-		return nil, 0, translate(err, "events")
-	}
-	if len(events) == 0 && f.Page.Paged() && f.Page.Number > 1 {
-		err = s.ro.QueryRow(ctx, `SELECT count(*)`+where, f.URLID, f.UserID, f.EventType).Scan(&total)
-	}
-	return events, total, translate(err, "events")
+	return findPage(ctx, s.ro, "events", eventCols, from, []any{f.URLID, f.UserID, f.EventType}, f.Page, eventDest)
 }
 
 // StoreEvents appends delivered audit events to the log, idempotently: an event whose id

@@ -189,7 +189,6 @@ func loadImportState(ctx context.Context, tx pgx.Tx, rows []ImportRow) (map[int6
 	owner := make(map[string]int64, len(found))
 	for i := range found {
 		u := &found[i]
-		u.CreatedAt = u.CreatedAt.UTC()
 		byID[u.ID] = u
 		if !u.Deleted {
 			owner[strings.ToLower(u.Email)] = u.ID

@@ -102,7 +102,6 @@ func (s *Store) ClaimOutbox(ctx context.Context, limit int) ([]domain.Audit, err
 	out := make([]domain.Audit, len(got))
 	for i, x := range got {
 		out[i] = x.Audit
-		out[i].Timestamp = x.Timestamp.UTC()
 	}
 	return out, nil
 }

@@ -13,10 +13,14 @@ import (
 
 const urlCols = `id, user_id, short_code, original_url, title, is_active, created_at, updated_at`
 
+// urlDest lists where the urlCols of a row go.
+func urlDest(u *domain.URL) []any {
+	return []any{&u.ID, &u.UserID, &u.ShortCode, &u.OriginalURL, &u.Title, &u.IsActive, &u.CreatedAt, &u.UpdatedAt}
+}
+
 func scanURL(row pgx.CollectableRow) (domain.URL, error) {
 	var u domain.URL
-	err := row.Scan(&u.ID, &u.UserID, &u.ShortCode, &u.OriginalURL, &u.Title, &u.IsActive, &u.CreatedAt, &u.UpdatedAt)
-	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
+	err := row.Scan(urlDest(&u)...)
 	return u, err
 }
 
@@ -103,8 +107,7 @@ func (s *Store) FindURLByID(ctx context.Context, id int64) (domain.URL, int64, e
 		u   domain.URL
 		ver int64
 	)
-	err := s.rw.QueryRow(ctx, q, id).Scan(&u.ID, &u.UserID, &u.ShortCode, &u.OriginalURL, &u.Title, &u.IsActive, &u.CreatedAt, &u.UpdatedAt, &ver)
-	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
+	err := s.rw.QueryRow(ctx, q, id).Scan(append(urlDest(&u), &ver)...)
 	return u, ver, translate(err, "url")
 }
 
@@ -120,27 +123,9 @@ func (s *Store) FindRedirect(ctx context.Context, code string) (domain.Redirect,
 
 // FindURLs lists live URLs by id with the filter's conditions ANDed, and the total count.
 func (s *Store) FindURLs(ctx context.Context, f domain.URLFilter) ([]domain.URL, int64, error) {
-	const where = ` FROM urls WHERE deleted_at IS NULL
+	const from = `FROM urls WHERE deleted_at IS NULL
 		AND ($1::bigint IS NULL OR user_id = $1) AND ($2::boolean IS NULL OR is_active = $2)`
-	const q = `SELECT ` + urlCols + `, count(*) OVER ()` + where + ` ORDER BY id LIMIT $3 OFFSET $4`
-	rows, err := s.ro.Query(ctx, q, f.UserID, f.IsActive, limitArg(f.Page), f.Page.Offset())
-	if err != nil {
-		return nil, 0, translate(err, "urls")
-	}
-	var total int64
-	urls, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (domain.URL, error) {
-		var u domain.URL
-		err := r.Scan(&u.ID, &u.UserID, &u.ShortCode, &u.OriginalURL, &u.Title, &u.IsActive, &u.CreatedAt, &u.UpdatedAt, &total)
-		u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
-		return u, err
-	})
-	if err != nil {
-		return nil, 0, translate(err, "urls")
-	}
-	if len(urls) == 0 && f.Page.Paged() && f.Page.Number > 1 {
-		err = s.ro.QueryRow(ctx, `SELECT count(*)`+where, f.UserID, f.IsActive).Scan(&total)
-	}
-	return urls, total, translate(err, "urls")
+	return findPage(ctx, s.ro, "urls", urlCols, from, []any{f.UserID, f.IsActive}, f.Page, urlDest)
 }
 
 // UpdateURL applies a partial update. Only fields whose value changes are written, each
@@ -155,7 +140,7 @@ func (s *Store) UpdateURL(ctx context.Context, id int64, p domain.URLPatch) (dom
 	err := pgx.BeginFunc(ctx, s.rw, func(tx pgx.Tx) error {
 		audits = nil
 		const lock = `SELECT ` + urlCols + `, version FROM urls WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`
-		err := tx.QueryRow(ctx, lock, id).Scan(&u.ID, &u.UserID, &u.ShortCode, &u.OriginalURL, &u.Title, &u.IsActive, &u.CreatedAt, &u.UpdatedAt, &ver)
+		err := tx.QueryRow(ctx, lock, id).Scan(append(urlDest(&u), &ver)...)
 		if err != nil {
 			return err
 		}
@@ -192,7 +177,6 @@ func (s *Store) UpdateURL(ctx context.Context, id int64, p domain.URLPatch) (dom
 		}
 		return writeOutbox(ctx, tx, audits)
 	})
-	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
 	return u, ver, audits, translate(err, "url")
 }
 

@@ -2,19 +2,23 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/urlshort/shortener/shared/domain"
 )
 
 const userCols = `id, username, email, created_at`
 
+// userDest lists where the userCols of a row go.
+func userDest(u *domain.User) []any { return []any{&u.ID, &u.Username, &u.Email, &u.CreatedAt} }
+
 func scanUser(row pgx.CollectableRow) (domain.User, error) {
 	var u domain.User
-	err := row.Scan(&u.ID, &u.Username, &u.Email, &u.CreatedAt)
-	u.CreatedAt = u.CreatedAt.UTC()
+	err := row.Scan(userDest(&u)...)
 	return u, err
 }
 
@@ -48,34 +52,13 @@ func (s *Store) FindUserByID(ctx context.Context, id int64) (domain.User, int64,
 		u   domain.User
 		ver int64
 	)
-	err := s.rw.QueryRow(ctx, q, id).Scan(&u.ID, &u.Username, &u.Email, &u.CreatedAt, &ver)
-	u.CreatedAt = u.CreatedAt.UTC()
+	err := s.rw.QueryRow(ctx, q, id).Scan(append(userDest(&u), &ver)...)
 	return u, ver, translate(err, "user")
 }
 
 // FindUsers lists live users by id, one page or all of them, with the total count.
 func (s *Store) FindUsers(ctx context.Context, p domain.Page) ([]domain.User, int64, error) {
-	const q = `SELECT ` + userCols + `, count(*) OVER () FROM users WHERE deleted_at IS NULL
-		ORDER BY id LIMIT $1 OFFSET $2`
-	rows, err := s.ro.Query(ctx, q, limitArg(p), p.Offset())
-	if err != nil {
-		return nil, 0, translate(err, "users")
-	}
-	var total int64
-	users, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (domain.User, error) {
-		var u domain.User
-		err := r.Scan(&u.ID, &u.Username, &u.Email, &u.CreatedAt, &total)
-		u.CreatedAt = u.CreatedAt.UTC()
-		return u, err
-	})
-	if err != nil {
-		return nil, 0, translate(err, "users")
-	}
-	if len(users) == 0 && p.Paged() && p.Number > 1 {
-		// A page past the end still reports the total.
-		err = s.ro.QueryRow(ctx, `SELECT count(*) FROM users WHERE deleted_at IS NULL`).Scan(&total)
-	}
-	return users, total, translate(err, "users")
+	return findPage(ctx, s.ro, "users", userCols, `FROM users WHERE deleted_at IS NULL`, nil, p, userDest)
 }
 
 // UpdateUser applies a partial update and returns the user, its new cache version and the
@@ -88,7 +71,7 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, p domain.UserPatch) (d
 	)
 	err := pgx.BeginFunc(ctx, s.rw, func(tx pgx.Tx) error {
 		const lock = `SELECT ` + userCols + `, version FROM users WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`
-		if err := tx.QueryRow(ctx, lock, id).Scan(&u.ID, &u.Username, &u.Email, &u.CreatedAt, &ver); err != nil {
+		if err := tx.QueryRow(ctx, lock, id).Scan(append(userDest(&u), &ver)...); err != nil {
 			return err
 		}
 		var changed []string
@@ -114,7 +97,6 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, p domain.UserPatch) (d
 		audits = []domain.Audit{a}
 		return writeOutbox(ctx, tx, audits)
 	})
-	u.CreatedAt = u.CreatedAt.UTC()
 	return u, ver, audits, translate(err, "user")
 }
 
@@ -171,4 +153,29 @@ func limitArg(p domain.Page) any {
 		return nil
 	}
 	return p.PerPage
+}
+
+// findPage lists the rows of from (a FROM ... WHERE clause over args) by id, one page or
+// all of them, with the total count of matching rows. A page past the end has no row to
+// carry the count, so then it is counted on its own.
+func findPage[T any](ctx context.Context, db *pgxpool.Pool, what, cols, from string, args []any, p domain.Page, dest func(*T) []any) ([]T, int64, error) {
+	n := len(args)
+	q := fmt.Sprintf(`SELECT %s, count(*) OVER () %s ORDER BY id LIMIT $%d OFFSET $%d`, cols, from, n+1, n+2)
+	rows, err := db.Query(ctx, q, append(args, limitArg(p), p.Offset())...)
+	if err != nil {
+		return nil, 0, translate(err, what)
+	}
+	var total int64
+	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) {
+		var x T
+		err := r.Scan(append(dest(&x), &total)...)
+		return x, err
+	})
+	if err == nil && len(items) == 0 && p.Paged() && p.Number > 1 {
+		err = db.QueryRow(ctx, `SELECT count(*) `+from, args...).Scan(&total)
+	}
+	if err != nil {
+		return nil, 0, translate(err, what)
+	}
+	return items, total, nil
 }
