@@ -3,8 +3,8 @@ package events
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
-	"strconv"
 	"unicode/utf8"
 
 	"github.com/urlshort/shortener/shared/domain"
@@ -104,8 +104,10 @@ func (h handlers) list(w http.ResponseWriter, r *http.Request) {
 	if events == nil {
 		events = []domain.Event{}
 	}
-	if f.Page.Paged() {
-		w.Header().Set("X-Total-Count", strconv.FormatInt(total, 10))
+	body, err := json.Marshal(events)
+	if err != nil {
+		web.Error(w, r, err)
+		return
 	}
-	web.JSON(w, http.StatusOK, events)
+	web.List(w, body, total, f.Page.Paged())
 }

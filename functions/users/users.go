@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strconv"
 
 	"github.com/urlshort/shortener/shared/cache"
 	"github.com/urlshort/shortener/shared/domain"
@@ -106,10 +105,7 @@ func (h handlers) list(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	web.Cached(w, hit)
-	if page.Paged() {
-		w.Header().Set("X-Total-Count", strconv.FormatInt(total, 10))
-	}
-	web.Raw(w, http.StatusOK, body)
+	web.List(w, body, total, page.Paged())
 }
 
 func (h handlers) get(w http.ResponseWriter, r *http.Request) {

@@ -35,7 +35,7 @@ type Ping func(ctx context.Context, url string) error
 func Postgres(ctx context.Context, dir string, ping Ping) (string, error) {
 	var candidates []string
 	if env := os.Getenv("DATABASE_URL"); env != "" {
-		candidates = append(candidates, withDatabase(env, "postgres"))
+		candidates = append(candidates, WithDatabase(env, "postgres"))
 	}
 	candidates = append(candidates, "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable")
 	for _, c := range candidates {
@@ -121,8 +121,8 @@ func redisAnswers(raw string) bool {
 	return err == nil && strings.HasPrefix(line, "+PONG")
 }
 
-// withDatabase returns u naming another database.
-func withDatabase(u, db string) string {
+// WithDatabase returns a PostgreSQL URL naming another database on the same server.
+func WithDatabase(u, db string) string {
 	p, err := url.Parse(u)
 	if err != nil {
 		return u
@@ -130,9 +130,6 @@ func withDatabase(u, db string) string {
 	p.Path = "/" + db
 	return p.String()
 }
-
-// WithDatabase returns a PostgreSQL URL naming another database on the same server.
-func WithDatabase(u, db string) string { return withDatabase(u, db) }
 
 // lock serialises starts across processes (test packages run in parallel).
 func lock(dir string) (func(), error) {

@@ -3,6 +3,7 @@ package web
 import (
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/urlshort/shortener/shared/domain"
 )
@@ -14,6 +15,14 @@ func Cached(w http.ResponseWriter, hit bool) {
 	} else {
 		w.Header().Set("X-Cache", "MISS")
 	}
+}
+
+// List writes a list body; a paginated one carries the total in X-Total-Count.
+func List(w http.ResponseWriter, body []byte, total int64, paged bool) {
+	if paged {
+		w.Header().Set("X-Total-Count", strconv.FormatInt(total, 10))
+	}
+	Raw(w, http.StatusOK, body)
 }
 
 // LogAudits logs the ids of the audit events a mutation emitted, so a request can be
