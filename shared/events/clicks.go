@@ -15,7 +15,7 @@ import (
 type AuditWriter interface {
 	NewAudit(eventType string, urlID, userID *int64, at time.Time, details any) (domain.Audit, error)
 	WriteAudits(ctx context.Context, audits []domain.Audit) error
-	StoreEvents(ctx context.Context, audits []domain.Audit) (int64, error)
+	AppendEvents(ctx context.Context, audits []domain.Audit) error
 }
 
 // clickQueue bounds the clicks waiting in memory; past it Record blocks the redirect that
@@ -94,6 +94,14 @@ func (c *Clicks) run() {
 	}
 }
 
+// clickDetails are a click event's details; a struct encodes several times faster than
+// a map, which counts at tens of thousands of clicks a second.
+type clickDetails struct {
+	ShortCode string `json:"short_code"`
+	Referrer  string `json:"referrer,omitempty"`
+	UserAgent string `json:"user_agent,omitempty"`
+}
+
 // flushAttempts bounds the retries of one batch while PostgreSQL is down (about 30 s of
 // backoff in all), so a long outage cannot grow memory without bound.
 const flushAttempts = 10
@@ -104,13 +112,7 @@ func (c *Clicks) flush(buf []domain.Click) {
 	}
 	audits := make([]domain.Audit, 0, len(buf))
 	for _, cl := range buf {
-		details := map[string]string{"short_code": cl.ShortCode}
-		if cl.Referrer != "" {
-			details["referrer"] = cl.Referrer
-		}
-		if cl.UserAgent != "" {
-			details["user_agent"] = cl.UserAgent
-		}
+		details := clickDetails{ShortCode: cl.ShortCode, Referrer: cl.Referrer, UserAgent: cl.UserAgent}
 		a, err := c.store.NewAudit(domain.EventClick, &cl.URLID, &cl.UserID, cl.At, details)
 		if err != nil {
 			slog.Error("build click event", "err", err)
@@ -124,7 +126,7 @@ func (c *Clicks) flush(buf []domain.Click) {
 	write := c.store.WriteAudits
 	direct := c.pub.Direct()
 	if direct {
-		write = func(ctx context.Context, a []domain.Audit) error { _, err := c.store.StoreEvents(ctx, a); return err }
+		write = c.store.AppendEvents
 	}
 	wait := 50 * time.Millisecond
 	for attempt := 1; ; attempt++ {

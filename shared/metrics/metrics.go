@@ -6,6 +6,7 @@ import (
 	"context"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -104,13 +105,45 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
 }
 
-// Instrument wraps the handler of one route pattern with request count, duration and
-// in-flight metrics labelled by that pattern.
-func (m *Metrics) Instrument(pattern string, h http.Handler) http.Handler {
-	l := prometheus.Labels{"route": pattern}
-	h = promhttp.InstrumentHandlerDuration(m.duration.MustCurryWith(l), h)
-	h = promhttp.InstrumentHandlerCounter(m.requests.MustCurryWith(l), h)
-	return promhttp.InstrumentHandlerInFlight(m.inFlight, h)
+// RequestStarted counts a request in flight until the returned func is called.
+func (m *Metrics) RequestStarted() (done func()) {
+	m.inFlight.Inc()
+	return m.inFlight.Dec
+}
+
+// ObserveRequest counts one answered request and its duration by route pattern, method
+// and status code. The router calls it once per request: promhttp's three wrappers
+// allocate a label map and a response writer each, which the redirect hot path cannot
+// afford.
+func (m *Metrics) ObserveRequest(route, method string, code int, d time.Duration) {
+	method, status := methodLabel(method), statusLabel(code)
+	m.requests.WithLabelValues(route, method, status).Inc()
+	m.duration.WithLabelValues(route, method, status).Observe(d.Seconds())
+}
+
+// methodLabel keeps the label set bounded: a client can send any method token.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+		http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "OTHER"
+}
+
+// statusLabels spares an allocation per request for the label of every valid status.
+var statusLabels = func() (s [600]string) {
+	for i := 100; i < len(s); i++ {
+		s[i] = strconv.Itoa(i)
+	}
+	return s
+}()
+
+func statusLabel(code int) string {
+	if code >= 100 && code < len(statusLabels) {
+		return statusLabels[code]
+	}
+	return strconv.Itoa(code)
 }
 
 // CacheResult counts one cache look-up.

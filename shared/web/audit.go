@@ -35,5 +35,5 @@ func LogAudits(r *http.Request, audits []domain.Audit) {
 	for i, a := range audits {
 		ids[i] = a.EventID
 	}
-	slog.InfoContext(r.Context(), "audit events emitted", "request_id", RequestID(r.Context()), "event_ids", ids)
+	slog.InfoContext(r.Context(), "audit events emitted", "request_id", RequestID(r), "event_ids", ids)
 }

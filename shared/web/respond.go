@@ -60,9 +60,9 @@ func Error(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	switch kind {
 	case domain.Internal:
-		slog.ErrorContext(r.Context(), "internal error", "err", err, "request_id", RequestID(r.Context()))
+		slog.ErrorContext(r.Context(), "internal error", "err", err, "request_id", RequestID(r))
 	case domain.Unavailable:
-		slog.WarnContext(r.Context(), "dependency unavailable", "err", err, "request_id", RequestID(r.Context()))
+		slog.WarnContext(r.Context(), "dependency unavailable", "err", err, "request_id", RequestID(r))
 		w.Header().Set("Retry-After", retryAfter)
 	}
 	JSON(w, status, body)

@@ -28,7 +28,7 @@ func newRouter(t *testing.T) (*httptest.Server, *metrics.Metrics) {
 				web.Error(w, r, err)
 				return
 			}
-			web.JSON(w, http.StatusOK, map[string]any{"id": id, "request_id": web.RequestID(r.Context())})
+			web.JSON(w, http.StatusOK, map[string]any{"id": id, "request_id": web.RequestID(r)})
 		}},
 		web.Route{Pattern: "POST /items", Handler: func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusCreated)
@@ -148,7 +148,7 @@ func TestRouterRequestID(t *testing.T) {
 		}
 	})
 	t.Run("NoneOutsideARequest", func(t *testing.T) {
-		if id := web.RequestID(t.Context()); id != "" {
+		if id := web.RequestID(httptest.NewRequest(http.MethodGet, "/", nil)); id != "" {
 			t.Errorf("RequestID = %q, want empty", id)
 		}
 	})
@@ -162,11 +162,13 @@ func TestRouterMetrics(t *testing.T) {
 	do(t, http.MethodGet, srv.URL+"/items/2", nil)
 	do(t, http.MethodGet, srv.URL+"/secret-code", nil)
 	do(t, http.MethodDelete, srv.URL+"/items/3", nil)
+	do(t, "PURGE", srv.URL+"/items/4", nil) // any token is a method; labels stay bounded
 
 	want := map[string]float64{
-		`code=200,method=get,route=GET /items/{id}`: 2,
-		`code=404,method=get,route=unmatched`:       1,
-		`code=405,method=delete,route=unmatched`:    1,
+		`code=200,method=GET,route=GET /items/{id}`: 2,
+		`code=404,method=GET,route=unmatched`:       1,
+		`code=405,method=DELETE,route=unmatched`:    1,
+		`code=405,method=OTHER,route=unmatched`:     1,
 	}
 	got := counters(t, m, "shortener_http_requests_total")
 	for k, v := range want {
@@ -179,12 +181,31 @@ func TestRouterMetrics(t *testing.T) {
 			t.Errorf("a path leaked into a label: %s", k)
 		}
 	}
-	if _, ok := histograms(t, m, "shortener_http_request_duration_seconds")[`code=200,method=get,route=GET /items/{id}`]; !ok {
+	if _, ok := histograms(t, m, "shortener_http_request_duration_seconds")[`code=200,method=GET,route=GET /items/{id}`]; !ok {
 		t.Error("no duration observed for GET /items/{id}")
 	}
 }
 
 // counters returns the values of a counter family keyed by "name=value,..." of its labels.
+// TestRouterInFlight: a request counts as in flight while its handler runs, and no longer
+// once it is answered.
+func TestRouterInFlight(t *testing.T) {
+	captureLogs(t)
+	m := metrics.New()
+	rt := web.NewRouter(m, "test")
+	inside := make(chan float64, 1)
+	rt.Handle(web.Route{Pattern: "GET /probe", Handler: func(w http.ResponseWriter, r *http.Request) {
+		inside <- family(t, m, "shortener_http_requests_in_flight")[""].GetGauge().GetValue()
+	}})
+	rt.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/probe", nil))
+	if got := <-inside; got != 1 {
+		t.Errorf("in flight during the request = %v, want 1", got)
+	}
+	if got := family(t, m, "shortener_http_requests_in_flight")[""].GetGauge().GetValue(); got != 0 {
+		t.Errorf("in flight after the request = %v, want 0", got)
+	}
+}
+
 func counters(t *testing.T, m *metrics.Metrics, name string) map[string]float64 {
 	t.Helper()
 	out := map[string]float64{}
