@@ -207,3 +207,53 @@ func TestStoreEvents(t *testing.T) {
 		}
 	})
 }
+
+// TestAppendEvents: fresh events go in by COPY; a retried batch that had committed, in
+// whole or in part, falls back to the idempotent insert and stores each event once.
+func TestAppendEvents(t *testing.T) {
+	t.Parallel()
+	db := newDB(t)
+	ctx := t.Context()
+	one := audit(domain.EventClick, ptr(int64(7)), ptr(int64(3)), `{"short_code":"abc","user_agent":"curl"}`)
+	two := audit(domain.EventClick, ptr(int64(7)), ptr(int64(3)), `{"short_code":"abc"}`)
+
+	if err := db.AppendEvents(ctx, []domain.Audit{one, two}); err != nil {
+		t.Fatal(err)
+	}
+	events, total, err := db.FindEvents(ctx, domain.EventFilter{URLID: ptr(int64(7))})
+	if err != nil || total != 2 {
+		t.Fatalf("found %d, %v; want 2", total, err)
+	}
+	if e := events[0]; *e.UserID != 3 || e.EventType != domain.EventClick || !e.Timestamp.Equal(one.Timestamp) ||
+		string(e.Details) != `{"short_code": "abc", "user_agent": "curl"}` {
+		t.Errorf("event = %+v details %s", e, e.Details)
+	}
+
+	three := audit(domain.EventClick, ptr(int64(7)), ptr(int64(3)), `{"short_code":"abc"}`)
+	if err := db.AppendEvents(ctx, []domain.Audit{two, three}); err != nil {
+		t.Fatalf("retried batch: %v", err)
+	}
+	if c := db.count(t, `SELECT count(*) FROM events`); c != 3 {
+		t.Errorf("%d events in the log after a retried batch, want 3", c)
+	}
+}
+
+// TestFindEventsByType: a type other than click is found through the partial index
+// and a click filter still finds clicks.
+func TestFindEventsByType(t *testing.T) {
+	t.Parallel()
+	db := newDB(t)
+	ctx := t.Context()
+	if err := db.AppendEvents(ctx, []domain.Audit{
+		audit(domain.EventClick, ptr(int64(1)), ptr(int64(2)), `{}`),
+		audit(domain.EventClick, ptr(int64(1)), ptr(int64(2)), `{}`),
+		audit(domain.EventDeleted, ptr(int64(1)), ptr(int64(2)), `{}`),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for typ, want := range map[string]int64{domain.EventClick: 2, domain.EventDeleted: 1, domain.EventCreated: 0} {
+		if _, total, err := db.FindEvents(ctx, domain.EventFilter{EventType: typ}); err != nil || total != want {
+			t.Errorf("%s: %d, %v; want %d", typ, total, err, want)
+		}
+	}
+}
