@@ -134,12 +134,12 @@ func (c *Cache) get() (valkey.Client, error) {
 		return nil, ErrDisabled
 	}
 	if p := c.client.Load(); p != nil {
-		if time.Now().UnixNano() < c.downUntil.Load() {
+		if c.down() {
 			return nil, ErrDisabled
 		}
 		return *p, nil
 	}
-	if time.Now().UnixNano() < c.downUntil.Load() {
+	if c.down() {
 		return nil, ErrDisabled
 	}
 	c.mu.Lock()
@@ -167,6 +167,19 @@ func (c *Cache) failed(err error) error {
 	}
 	c.markDown()
 	return err
+}
+
+// down reports whether Valkey is being skipped; the clock is read only after a failure.
+func (c *Cache) down() bool {
+	d := c.downUntil.Load()
+	if d == 0 {
+		return false
+	}
+	if time.Now().UnixNano() < d {
+		return true
+	}
+	c.downUntil.CompareAndSwap(d, 0) // over: back to the clock-free check
+	return false
 }
 
 func (c *Cache) markDown() { c.downUntil.Store(time.Now().Add(backoff).UnixNano()) }

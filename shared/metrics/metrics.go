@@ -35,6 +35,9 @@ type Metrics struct {
 	WriterFailures prometheus.Counter
 	ClicksBuffered prometheus.Gauge
 	ClicksLost     prometheus.Counter
+
+	redirectFound, redirectNotFound prometheus.Counter
+	cacheResults                    map[string]*[3]prometheus.Counter // use → hit, miss, error
 }
 
 // New builds the metrics on a fresh registry, with the Go, process and build-info
@@ -62,13 +65,15 @@ func New() *Metrics {
 		ClicksBuffered: f.gauge("shortener_clicks_buffered", "Clicks waiting in memory to be written to the outbox."),
 		ClicksLost:     f.counter("shortener_clicks_lost_total", "Clicks that could not be written to the outbox and were dropped."),
 	}
-	for _, r := range []string{"found", "not_found"} {
-		m.Redirects.WithLabelValues(r)
-	}
+	// Children resolved once: a label look-up per request costs a hash and a lock.
+	m.redirectFound, m.redirectNotFound = m.Redirects.WithLabelValues("found"), m.Redirects.WithLabelValues("not_found")
+	m.cacheResults = map[string]*[3]prometheus.Counter{}
 	for _, use := range []string{"redirect", "item", "list"} {
-		for _, r := range []string{"hit", "miss", "error"} {
-			m.CacheRequests.WithLabelValues(use, r)
+		r := &[3]prometheus.Counter{}
+		for i, res := range []string{"hit", "miss", "error"} {
+			r[i] = m.CacheRequests.WithLabelValues(use, res)
 		}
+		m.cacheResults[use] = r
 	}
 	reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -105,11 +110,11 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
 }
 
-// RequestStarted counts a request in flight until the returned func is called.
-func (m *Metrics) RequestStarted() (done func()) {
-	m.inFlight.Inc()
-	return m.inFlight.Dec
-}
+// RequestStarted counts a request in flight until RequestDone.
+func (m *Metrics) RequestStarted() { m.inFlight.Inc() }
+
+// RequestDone ends what RequestStarted counted.
+func (m *Metrics) RequestDone() { m.inFlight.Dec() }
 
 // ObserveRequest counts one answered request and its duration by route pattern, method
 // and status code. The router calls it once per request: promhttp's three wrappers
@@ -148,13 +153,35 @@ func statusLabel(code int) string {
 
 // CacheResult counts one cache look-up.
 func (m *Metrics) CacheResult(use string, hit bool, err error) {
+	r := m.cacheResults[use]
+	switch {
+	case r == nil: // a use not declared in New
+		m.CacheRequests.WithLabelValues(use, cacheResult(hit, err)).Inc()
+	case err != nil:
+		r[2].Inc()
+	case hit:
+		r[0].Inc()
+	default:
+		r[1].Inc()
+	}
+}
+
+func cacheResult(hit bool, err error) string {
 	switch {
 	case err != nil:
-		m.CacheRequests.WithLabelValues(use, "error").Inc()
+		return "error"
 	case hit:
-		m.CacheRequests.WithLabelValues(use, "hit").Inc()
-	default:
-		m.CacheRequests.WithLabelValues(use, "miss").Inc()
+		return "hit"
+	}
+	return "miss"
+}
+
+// Redirect counts one redirect look-up by whether it found an active code.
+func (m *Metrics) Redirect(found bool) {
+	if found {
+		m.redirectFound.Inc()
+	} else {
+		m.redirectNotFound.Inc()
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/urlshort/shortener/shared/domain"
 )
@@ -75,13 +76,18 @@ func (s *Store) FindEvents(ctx context.Context, f domain.EventFilter) ([]domain.
 // batch whose first commit went through unacknowledged hits the unique id and falls
 // back to StoreEvents, which skips what is stored: never a click twice.
 func (s *Store) AppendEvents(ctx context.Context, audits []domain.Audit) error {
-	rows := make([][]any, len(audits))
-	for i, a := range audits {
-		rows[i] = []any{a.EventID, a.URLID, a.UserID, a.EventType, a.Timestamp, []byte(a.Details)}
-	}
+	// pgx encodes each row as soon as it has it, so one row slice serves them all. Values
+	// go in as the types its codecs take directly: pointers and time.Time would cost a
+	// reflective copy each.
+	row := make([]any, 6)
 	_, err := s.rw.CopyFrom(ctx, pgx.Identifier{"events"},
 		[]string{"event_id", "url_id", "user_id", "event_type", "timestamp", "details"},
-		pgx.CopyFromRows(rows))
+		pgx.CopyFromSlice(len(audits), func(i int) ([]any, error) {
+			a := &audits[i]
+			row[0], row[1], row[2], row[3] = a.EventID, a.URLID, a.UserID, a.EventType
+			row[4], row[5] = pgtype.Timestamptz{Time: a.Timestamp, Valid: true}, []byte(a.Details)
+			return row, nil
+		}))
 	if domain.KindOf(translate(err, "events")) == domain.Conflict {
 		_, err = s.StoreEvents(ctx, audits)
 	}

@@ -21,6 +21,10 @@ const maxBackoff = 90 * time.Second
 // sends it right after commit, before a relay may send it again.
 const sendGrace = 10 * time.Second
 
+// Event ids draw on a buffered pool of randomness: one read from the OS per few hundred
+// ids instead of one per click. They must be unique, not secret.
+func init() { uuid.EnableRandPool() }
+
 // audit builds an audit event of this store's source.
 func (s *Store) audit(eventType string, urlID, userID *int64, at time.Time, details any) (domain.Audit, error) {
 	id, err := uuid.NewV7()

@@ -11,11 +11,14 @@ import (
 // Cached sets X-Cache for a read-through answer.
 func Cached(w http.ResponseWriter, hit bool) {
 	if hit {
-		w.Header().Set("X-Cache", "HIT")
+		w.Header()["X-Cache"] = cacheHit
 	} else {
-		w.Header().Set("X-Cache", "MISS")
+		w.Header()["X-Cache"] = cacheMiss
 	}
 }
+
+// The X-Cache values are shared, never modified slices: no allocation per response.
+var cacheHit, cacheMiss = []string{"HIT"}, []string{"MISS"}
 
 // List writes a list body; a paginated one carries the total in X-Total-Count.
 func List(w http.ResponseWriter, body []byte, total int64, paged bool) {
