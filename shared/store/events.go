@@ -1,12 +1,13 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/urlshort/shortener/shared/domain"
 )
@@ -76,23 +77,57 @@ func (s *Store) FindEvents(ctx context.Context, f domain.EventFilter) ([]domain.
 // batch whose first commit went through unacknowledged hits the unique id and falls
 // back to StoreEvents, which skips what is stored: never a click twice.
 func (s *Store) AppendEvents(ctx context.Context, audits []domain.Audit) error {
-	// pgx encodes each row as soon as it has it, so one row slice serves them all. Values
-	// go in as the types its codecs take directly: pointers and time.Time would cost a
-	// reflective copy each.
-	row := make([]any, 6)
-	_, err := s.rw.CopyFrom(ctx, pgx.Identifier{"events"},
-		[]string{"event_id", "url_id", "user_id", "event_type", "timestamp", "details"},
-		pgx.CopyFromSlice(len(audits), func(i int) ([]any, error) {
-			a := &audits[i]
-			row[0], row[1], row[2], row[3] = a.EventID, a.URLID, a.UserID, a.EventType
-			row[4], row[5] = pgtype.Timestamptz{Time: a.Timestamp, Valid: true}, []byte(a.Details)
-			return row, nil
-		}))
+	if len(audits) == 0 {
+		return nil
+	}
+	conn, err := s.rw.Acquire(ctx)
+	if err != nil {
+		return translate(err, "events")
+	}
+	_, err = conn.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(copyEvents(audits)),
+		`COPY events (event_id, url_id, user_id, event_type, timestamp, details) FROM STDIN BINARY`)
+	conn.Release()
 	if domain.KindOf(translate(err, "events")) == domain.Conflict {
 		_, err = s.StoreEvents(ctx, audits)
 	}
 	return translate(err, "events")
 }
+
+// copyEvents encodes audits in PostgreSQL's binary COPY format for AppendEvents. At
+// tens of thousands of clicks a second pgx's generic encoding, which boxes and plans
+// every value, cost more than the whole rest of a click; six known columns need none of
+// it. https://www.postgresql.org/docs/current/sql-copy.html#id-1.9.3.55.9.4
+func copyEvents(audits []domain.Audit) []byte {
+	b := make([]byte, 0, 19+len(audits)*160)
+	b = append(b, "PGCOPY\n\xff\r\n\x00"...)
+	b = binary.BigEndian.AppendUint32(b, 0) // flags
+	b = binary.BigEndian.AppendUint32(b, 0) // header extension length
+	field := func(b, v []byte) []byte {
+		return append(binary.BigEndian.AppendUint32(b, uint32(len(v))), v...)
+	}
+	bigint := func(b []byte, v *int64) []byte {
+		if v == nil {
+			return binary.BigEndian.AppendUint32(b, 0xffffffff) // NULL
+		}
+		return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint32(b, 8), uint64(*v))
+	}
+	for _, a := range audits {
+		b = binary.BigEndian.AppendUint16(b, 6)
+		b = field(b, []byte(a.EventID))
+		b = bigint(b, a.URLID)
+		b = bigint(b, a.UserID)
+		b = field(b, []byte(a.EventType))
+		b = binary.BigEndian.AppendUint32(b, 8)
+		b = binary.BigEndian.AppendUint64(b, uint64(a.Timestamp.Sub(pgEpoch).Microseconds()))
+		b = binary.BigEndian.AppendUint32(b, uint32(1+len(a.Details)))
+		b = append(b, 1) // jsonb format version
+		b = append(b, a.Details...)
+	}
+	return binary.BigEndian.AppendUint16(b, 0xffff) // trailer
+}
+
+// pgEpoch is where timestamptz's binary form counts microseconds from.
+var pgEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // StoreEvents appends delivered audit events to the log, idempotently: an event whose id
 // is already stored (a redelivery) is skipped. In the same transaction it removes them

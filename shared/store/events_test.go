@@ -229,12 +229,29 @@ func TestAppendEvents(t *testing.T) {
 		t.Errorf("event = %+v details %s", e, e.Details)
 	}
 
+	// NULLs, a time before the binary format's 2000 epoch and non-ASCII text round-trip.
+	old := audit(domain.EventUserCreated, nil, ptr(int64(3)), `{"name":"Zoë ✓"}`)
+	old.Timestamp = time.Date(1999, 12, 31, 23, 59, 59, 999999000, time.UTC)
+	if err := db.AppendEvents(ctx, []domain.Audit{old}); err != nil {
+		t.Fatal(err)
+	}
+	users, _, err := db.FindEvents(ctx, domain.EventFilter{EventType: domain.EventUserCreated})
+	if err != nil || len(users) != 1 {
+		t.Fatalf("user events %v, %v", users, err)
+	}
+	if u := users[0]; u.URLID != nil || !u.Timestamp.Equal(old.Timestamp) || string(u.Details) != `{"name": "Zoë ✓"}` {
+		t.Errorf("event = %+v details %s", u, u.Details)
+	}
+
 	three := audit(domain.EventClick, ptr(int64(7)), ptr(int64(3)), `{"short_code":"abc"}`)
 	if err := db.AppendEvents(ctx, []domain.Audit{two, three}); err != nil {
 		t.Fatalf("retried batch: %v", err)
 	}
-	if c := db.count(t, `SELECT count(*) FROM events`); c != 3 {
-		t.Errorf("%d events in the log after a retried batch, want 3", c)
+	if c := db.count(t, `SELECT count(*) FROM events`); c != 4 {
+		t.Errorf("%d events in the log after a retried batch, want 4", c)
+	}
+	if err := db.AppendEvents(ctx, nil); err != nil {
+		t.Errorf("empty batch: %v", err)
 	}
 }
 
