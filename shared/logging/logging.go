@@ -77,6 +77,6 @@ func Setup(out io.Writer, level string) *Writer {
 		l = slog.LevelInfo
 	}
 	w := NewWriter(out)
-	slog.SetDefault(slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})))
+	slog.SetDefault(slog.New(newFastHandler(w, l)))
 	return w
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,6 +39,7 @@ type Metrics struct {
 
 	redirectFound, redirectNotFound prometheus.Counter
 	cacheResults                    map[string]*[3]prometheus.Counter // use → hit, miss, error
+	requestSeries                   sync.Map                          // requestKey → *requestSeries
 }
 
 // New builds the metrics on a fresh registry, with the Go, process and build-info
@@ -121,9 +123,32 @@ func (m *Metrics) RequestDone() { m.inFlight.Dec() }
 // allocate a label map and a response writer each, which the redirect hot path cannot
 // afford.
 func (m *Metrics) ObserveRequest(route, method string, code int, d time.Duration) {
-	method, status := methodLabel(method), statusLabel(code)
-	m.requests.WithLabelValues(route, method, status).Inc()
-	m.duration.WithLabelValues(route, method, status).Observe(d.Seconds())
+	k := requestKey{route, methodLabel(method), code}
+	o, ok := m.requestSeries.Load(k)
+	if !ok {
+		status := statusLabel(code)
+		o, _ = m.requestSeries.LoadOrStore(k, &requestSeries{
+			count:    m.requests.WithLabelValues(k.route, k.method, status),
+			duration: m.duration.WithLabelValues(k.route, k.method, status),
+		})
+	}
+	s := o.(*requestSeries)
+	s.count.Inc()
+	s.duration.Observe(d.Seconds())
+}
+
+// requestKey names one series of the request metrics. Routes are patterns and methods
+// and codes few, so the set stays small.
+type requestKey struct {
+	route, method string
+	code          int
+}
+
+// requestSeries are the children of one requestKey, looked up once: a label look-up
+// hashes every label and takes a lock.
+type requestSeries struct {
+	count    prometheus.Counter
+	duration prometheus.Observer
 }
 
 // methodLabel keeps the label set bounded: a client can send any method token.
