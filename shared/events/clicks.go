@@ -111,9 +111,11 @@ func (c *Clicks) flush(buf []domain.Click) {
 		return
 	}
 	audits := make([]domain.Audit, 0, len(buf))
-	for _, cl := range buf {
+	ids := make([]int64, 2*len(buf)) // one allocation for every event's url and user ids
+	for i, cl := range buf {
+		ids[2*i], ids[2*i+1] = cl.URLID, cl.UserID
 		details := clickDetails{ShortCode: cl.ShortCode, Referrer: cl.Referrer, UserAgent: cl.UserAgent}
-		a, err := c.store.NewAudit(domain.EventClick, &cl.URLID, &cl.UserID, cl.At, details)
+		a, err := c.store.NewAudit(domain.EventClick, &ids[2*i], &ids[2*i+1], cl.At, details)
 		if err != nil {
 			slog.Error("build click event", "err", err)
 			c.metrics.ClicksLost.Inc()

@@ -67,10 +67,21 @@ func (p *Publisher) Direct() bool { return p != nil && p.local != nil }
 
 // Delivered counts audits that were written straight into the log.
 func (p *Publisher) Delivered(audits []domain.Audit) {
-	for _, a := range audits {
-		p.metrics.EventsEmitted.WithLabelValues(TypeOf(a.EventType)).Inc()
-	}
+	p.countEmitted(audits)
 	p.metrics.EventsAcked.Add(float64(len(audits)))
+}
+
+// countEmitted counts audits by type, one metric update per run of a type: a click batch
+// is hundreds of the same.
+func (p *Publisher) countEmitted(audits []domain.Audit) {
+	for i := 0; i < len(audits); {
+		j := i + 1
+		for j < len(audits) && audits[j].EventType == audits[i].EventType {
+			j++
+		}
+		p.metrics.EventsEmitted.WithLabelValues(TypeOf(audits[i].EventType)).Add(float64(j - i))
+		i = j
+	}
 }
 
 // Publish sends audits in the background, right after the mutation committed.
@@ -78,9 +89,7 @@ func (p *Publisher) Publish(audits []domain.Audit) {
 	if p == nil || len(audits) == 0 {
 		return
 	}
-	for _, a := range audits {
-		p.metrics.EventsEmitted.WithLabelValues(TypeOf(a.EventType)).Inc()
-	}
+	p.countEmitted(audits)
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()

@@ -235,3 +235,25 @@ func TestPublisherLocalMover(t *testing.T) {
 		}
 	})
 }
+
+// TestDeliveredCountsByType: runs of one type are counted together, and a type that comes
+// back after another is counted again.
+func TestDeliveredCountsByType(t *testing.T) {
+	m := metrics.New()
+	p, err := events.NewPublisher("", &mover{}, &acker{}, m) // in-process, as the all-in-one server
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := sampleAudits() // created, updated, deleted, click, ...
+	click, created := a[3], a[0]
+	p.Delivered([]domain.Audit{click, click, created, click})
+	want := map[string]float64{domain.EventClick: 3, domain.EventCreated: 1, domain.EventDeleted: 0}
+	for typ, n := range want {
+		if v := value(t, m.EventsEmitted.WithLabelValues(events.TypeOf(typ))); v != n {
+			t.Errorf("emitted{%s} = %v, want %v", events.TypeOf(typ), v, n)
+		}
+	}
+	if v := value(t, m.EventsAcked); v != 4 {
+		t.Errorf("acknowledged = %v, want 4", v)
+	}
+}
