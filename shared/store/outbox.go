@@ -31,9 +31,11 @@ func (s *Store) audit(eventType string, urlID, userID *int64, at time.Time, deta
 	if err != nil {
 		return domain.Audit{}, err
 	}
-	raw, err := json.Marshal(details)
-	if err != nil {
-		return domain.Audit{}, err
+	raw, ok := details.(json.RawMessage) // encoded already (clicks, in bulk)
+	if !ok {
+		if raw, err = json.Marshal(details); err != nil {
+			return domain.Audit{}, err
+		}
 	}
 	return domain.Audit{
 		EventID: id.String(), Source: s.source, URLID: urlID, UserID: userID,
