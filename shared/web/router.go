@@ -56,16 +56,14 @@ func RequestID(r *http.Request) string {
 
 // requestID keeps a sane incoming X-Request-Id (from Traefik or a client) so one id
 // follows a request across hops, and makes one otherwise.
-func requestID(r *http.Request) string {
+func requestID(r *http.Request) (id string, fresh bool) {
 	if id := r.Header.Get(requestIDHeader); id != "" && len(id) <= 64 {
-		return id
+		return id, false
 	}
 	// Ids need to be unique, not unpredictable: math/rand/v2 is far cheaper per request.
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], rand.Uint64())
-	id := hex.EncodeToString(b[:])
-	r.Header.Set(requestIDHeader, id)
-	return id
+	return hex.EncodeToString(b[:]), true
 }
 
 // served is what the router keeps of one request, in one allocation: the hot path pays
@@ -82,8 +80,14 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt.metrics.RequestStarted()
 	defer rt.metrics.RequestDone()
 	s := &served{statusWriter: statusWriter{ResponseWriter: w, status: http.StatusOK}}
-	s.id[0] = requestID(r)
-	w.Header()[requestIDHeader] = s.id[:] // the key is canonical already
+	id, fresh := requestID(r)
+	s.id[0] = id
+	// Set as map entries (the key is canonical already) sharing one slice: Header.Set
+	// would canonicalize and allocate each time.
+	w.Header()[requestIDHeader] = s.id[:]
+	if fresh {
+		r.Header[requestIDHeader] = s.id[:] // for RequestID
+	}
 
 	rt.mux.ServeHTTP(&s.statusWriter, r)
 	route := r.Pattern
