@@ -58,9 +58,9 @@ type Cache struct {
 	writes  atomic.Int64
 }
 
-// settleWindow is how long reads of a key this process wrote bypass the local copy:
+// SettleWindow is how long reads of a key this process wrote bypass the local copy:
 // far longer than the invalidation takes to arrive, short enough to cost little.
-const settleWindow = 2 * time.Second
+const SettleWindow = 2 * time.Second
 
 // pruneEvery is how many writes pass between sweeps of expired written keys, so keys that
 // are written but never read again do not pile up.
@@ -70,7 +70,7 @@ func (c *Cache) wrote(key string) {
 	c.written.Store(key, time.Now())
 	if c.writes.Add(1)%pruneEvery == 0 {
 		c.written.Range(func(k, v any) bool {
-			if time.Since(v.(time.Time)) > settleWindow {
+			if time.Since(v.(time.Time)) > SettleWindow {
 				c.written.CompareAndDelete(k, v)
 			}
 			return true
@@ -83,7 +83,7 @@ func (c *Cache) recentlyWritten(key string) bool {
 	if !ok {
 		return false
 	}
-	if time.Since(v.(time.Time)) > settleWindow {
+	if time.Since(v.(time.Time)) > SettleWindow {
 		c.written.CompareAndDelete(key, v)
 		return false
 	}
