@@ -126,7 +126,7 @@ func (m *Metrics) ObserveRequest(route, method string, code int, d time.Duration
 	k := requestKey{route, methodLabel(method), code}
 	o, ok := m.requestSeries.Load(k)
 	if !ok {
-		status := statusLabel(code)
+		status := strconv.Itoa(code)
 		o, _ = m.requestSeries.LoadOrStore(k, &requestSeries{
 			count:    m.requests.WithLabelValues(k.route, k.method, status),
 			duration: m.duration.WithLabelValues(k.route, k.method, status),
@@ -159,21 +159,6 @@ func methodLabel(m string) string {
 		return m
 	}
 	return "OTHER"
-}
-
-// statusLabels spares an allocation per request for the label of every valid status.
-var statusLabels = func() (s [600]string) {
-	for i := 100; i < len(s); i++ {
-		s[i] = strconv.Itoa(i)
-	}
-	return s
-}()
-
-func statusLabel(code int) string {
-	if code >= 100 && code < len(statusLabels) {
-		return statusLabels[code]
-	}
-	return strconv.Itoa(code)
 }
 
 // CacheResult counts one cache look-up.
