@@ -161,12 +161,11 @@ func methodLabel(m string) string {
 	return "OTHER"
 }
 
-// CacheResult counts one cache look-up.
+// CacheResult counts one cache look-up; use is "redirect", "item" or "list", whose
+// children New resolved.
 func (m *Metrics) CacheResult(use string, hit bool, err error) {
 	r := m.cacheResults[use]
 	switch {
-	case r == nil: // a use not declared in New
-		m.CacheRequests.WithLabelValues(use, cacheResult(hit, err)).Inc()
 	case err != nil:
 		r[2].Inc()
 	case hit:
@@ -174,16 +173,6 @@ func (m *Metrics) CacheResult(use string, hit bool, err error) {
 	default:
 		r[1].Inc()
 	}
-}
-
-func cacheResult(hit bool, err error) string {
-	switch {
-	case err != nil:
-		return "error"
-	case hit:
-		return "hit"
-	}
-	return "miss"
 }
 
 // Redirect counts one redirect look-up by whether it found an active code.
