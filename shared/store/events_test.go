@@ -274,3 +274,21 @@ func TestFindEventsByType(t *testing.T) {
 		}
 	}
 }
+
+// TestEventIDsCompareBytewise: event ids are keyed in byte order (migration 0003), so ids
+// a locale would sort together stay distinct and the unique index is still what ON
+// CONFLICT finds.
+func TestEventIDsCompareBytewise(t *testing.T) {
+	t.Parallel()
+	db := newDB(t)
+	if c := db.count(t, `SELECT count(*) FROM pg_attribute
+		WHERE attrelid = 'events'::regclass AND attname = 'event_id' AND attcollation = 'pg_catalog."C"'::regcollation`); c != 1 {
+		t.Fatal(`events.event_id does not use the "C" collation`)
+	}
+	upper, lower := audit(domain.EventClick, nil, nil, `{}`), audit(domain.EventClick, nil, nil, `{}`)
+	upper.EventID, lower.EventID = "EVENT-A", "event-a"
+	stored, err := db.StoreEvents(t.Context(), []domain.Audit{upper, lower, upper})
+	if err != nil || stored != 2 {
+		t.Fatalf("stored %d, %v; want the two distinct ids once each", stored, err)
+	}
+}
