@@ -34,12 +34,14 @@ type Deps struct {
 
 type handlers struct{ Deps }
 
-// Routes returns the redirect routes. GET patterns answer HEAD too, without a body.
+// Routes returns the redirect routes. GET patterns answer HEAD too, without a body. They
+// are Quiet: each redirect is recorded as a click event in the audit log, so its
+// access-log line is at debug level; a refused redirect still logs at info.
 func Routes(d Deps) []web.Route {
 	h := handlers{d}
 	return []web.Route{
-		{Pattern: "GET /{short_code}", Handler: h.redirect},
-		{Pattern: "GET /urls/{short_code}/redirect", Handler: h.redirect},
+		{Pattern: "GET /{short_code}", Handler: h.redirect, Quiet: true},
+		{Pattern: "GET /urls/{short_code}/redirect", Handler: h.redirect, Quiet: true},
 	}
 }
 

@@ -17,6 +17,11 @@ import (
 type Route struct {
 	Pattern string
 	Handler http.HandlerFunc
+	// Quiet routes log their successful answers at debug level, not info: a route that
+	// keeps its own durable record of every request (the redirect's click event) would
+	// otherwise write each one twice, tens of thousands of lines a second on the hot
+	// path. Their errors and refusals (status 400 and up) still log at info.
+	Quiet bool
 }
 
 // Router is a ServeMux whose every route is instrumented and logged, and whose 404 and
@@ -34,6 +39,7 @@ type Router struct {
 	root    *rootRoute
 	first   map[string]bool
 	rootOff bool
+	quiet   map[string]bool // patterns of the Quiet routes
 }
 
 // rootRoute is a route of the form "GET /{name}".
@@ -50,7 +56,7 @@ const unmatchedPattern = "/"
 func NewRouter(m *metrics.Metrics, function string) *Router {
 	rt := &Router{
 		mux: http.NewServeMux(), metrics: m, log: slog.Default().With("function", function),
-		first: map[string]bool{},
+		first: map[string]bool{}, quiet: map[string]bool{},
 	}
 	rt.mux.HandleFunc(unmatchedPattern, rt.serveUnmatched)
 	return rt
@@ -60,6 +66,9 @@ func NewRouter(m *metrics.Metrics, function string) *Router {
 func (rt *Router) Handle(routes ...Route) {
 	for _, r := range routes {
 		rt.mux.Handle(r.Pattern, r.Handler) // panics on a bad or conflicting pattern first
+		if r.Quiet {
+			rt.quiet[r.Pattern] = true
+		}
 		method, path, found := strings.Cut(r.Pattern, " ")
 		if !found {
 			method, path = "", r.Pattern
@@ -125,8 +134,9 @@ type served struct {
 	id [1]string // the X-Request-Id header value
 }
 
-// ServeHTTP routes the request, then counts it and writes one log line for it, under its
-// route pattern ("unmatched" when no route took it), never the path, which carries ids.
+// ServeHTTP routes the request, then counts it and writes one log line for it (at debug
+// level for a Quiet route's success), under its route pattern ("unmatched" when no route
+// took it), never the path, which carries ids.
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rt.metrics.RequestStarted()
@@ -157,8 +167,12 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The handler is called directly, as slog's docs show for wrappers: Logger would read
 	// the clock again and capture a call stack no line of ours shows.
 	ctx := r.Context()
-	if h := rt.log.Handler(); h.Enabled(ctx, slog.LevelInfo) {
-		rec := slog.NewRecord(start.Add(elapsed), slog.LevelInfo, "request", 0)
+	level := slog.LevelInfo
+	if s.status < http.StatusBadRequest && rt.quiet[route] {
+		level = slog.LevelDebug
+	}
+	if h := rt.log.Handler(); h.Enabled(ctx, level) {
+		rec := slog.NewRecord(start.Add(elapsed), level, "request", 0)
 		rec.AddAttrs(
 			slog.String("request_id", s.id[0]),
 			slog.String("route", route),

@@ -1,7 +1,9 @@
 package web_test
 
 import (
+	"bytes"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -10,6 +12,7 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/urlshort/shortener/shared/domain"
 	"github.com/urlshort/shortener/shared/metrics"
 	"github.com/urlshort/shortener/shared/web"
 )
@@ -300,5 +303,46 @@ func TestRouterRootShortcut(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRouterQuietRoutes: a Quiet route's successes are logged at debug level only; its
+// refusals and every other route's answers at info.
+func TestRouterQuietRoutes(t *testing.T) {
+	rt := func() *web.Router {
+		rt := web.NewRouter(metrics.New(), "test")
+		rt.Handle(
+			web.Route{Pattern: "GET /{short_code}", Quiet: true, Handler: func(w http.ResponseWriter, r *http.Request) {
+				if r.PathValue("short_code") == "gone" {
+					web.Error(w, r, domain.Errorf(domain.NotFound, "short code not found"))
+					return
+				}
+				w.WriteHeader(http.StatusFound)
+			}},
+			web.Route{Pattern: "GET /health", Handler: func(w http.ResponseWriter, r *http.Request) {}},
+		)
+		return rt
+	}
+	serve := func(rt *web.Router, path string) {
+		rt.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, path, nil))
+	}
+
+	info := captureLogs(t)
+	r := rt()
+	serve(r, "/abc")
+	if info.Len() != 0 {
+		t.Errorf("a quiet route's 302 was logged at info: %s", info)
+	}
+	serve(r, "/gone")
+	serve(r, "/health")
+	if n := strings.Count(info.String(), `"msg":"request"`); n != 2 {
+		t.Errorf("%d info lines for a quiet 404 and a loud 200, want 2: %s", n, info)
+	}
+
+	var debug bytes.Buffer
+	slog.SetDefault(slog.New(slog.NewJSONHandler(&debug, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	serve(rt(), "/abc")
+	if !strings.Contains(debug.String(), `"level":"DEBUG","msg":"request"`) || !strings.Contains(debug.String(), `"status":302`) {
+		t.Errorf("a quiet route's 302 was not logged at debug: %s", debug.String())
 	}
 }
