@@ -29,23 +29,8 @@ type Route struct {
 type Router struct {
 	mux     *http.ServeMux
 	metrics *metrics.Metrics
-	log     *slog.Logger // the default logger, with the function's name pre-encoded
-
-	// root is the route "GET /{name}" if there is one: the redirect, the hot path. A
-	// request only it can take skips the mux's look-up (see rootSegment), which costs
-	// as much as the rest of the routing. first holds the first path segment of every
-	// other route; rootOff is set by a route the shortcut cannot rule out (a host, or a
-	// wildcard first segment).
-	root    *rootRoute
-	first   map[string]bool
-	rootOff bool
+	log     *slog.Logger    // the default logger, with the function's name pre-encoded
 	quiet   map[string]bool // patterns of the Quiet routes
-}
-
-// rootRoute is a route of the form "GET /{name}".
-type rootRoute struct {
-	pattern, name string
-	handler       http.Handler
 }
 
 // unmatchedPattern catches every request no route takes. Being the least specific
@@ -56,7 +41,7 @@ const unmatchedPattern = "/"
 func NewRouter(m *metrics.Metrics, function string) *Router {
 	rt := &Router{
 		mux: http.NewServeMux(), metrics: m, log: slog.Default().With("function", function),
-		first: map[string]bool{}, quiet: map[string]bool{},
+		quiet: map[string]bool{},
 	}
 	rt.mux.HandleFunc(unmatchedPattern, rt.serveUnmatched)
 	return rt
@@ -69,41 +54,7 @@ func (rt *Router) Handle(routes ...Route) {
 		if r.Quiet {
 			rt.quiet[r.Pattern] = true
 		}
-		method, path, found := strings.Cut(r.Pattern, " ")
-		if !found {
-			method, path = "", r.Pattern
-		}
-		seg, _, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
-		switch {
-		case !strings.HasPrefix(path, "/"):
-			rt.rootOff = true // a host pattern
-		case method == http.MethodGet && strings.HasPrefix(seg, "{") && len(path) == 1+len(seg) &&
-			!strings.ContainsAny(seg, ".$"):
-			rt.root = &rootRoute{pattern: r.Pattern, name: seg[1 : len(seg)-1], handler: r.Handler}
-		case strings.HasPrefix(seg, "{"):
-			rt.rootOff = true
-		default:
-			rt.first[seg] = true
-		}
 	}
-}
-
-// rootSegment returns the path's one segment when the root route is the only one that
-// can take the request, so ServeMux would pick it too: a GET or HEAD of a clean,
-// unescaped one-segment path of the short-code alphabet that no other route begins
-// with. Anything else goes through the mux.
-func (rt *Router) rootSegment(r *http.Request) (string, bool) {
-	if rt.root == nil || rt.rootOff || r.Method != http.MethodGet && r.Method != http.MethodHead ||
-		r.URL.RawPath != "" || len(r.URL.Path) < 2 || r.URL.Path[0] != '/' {
-		return "", false
-	}
-	seg := r.URL.Path[1:]
-	for i := 0; i < len(seg); i++ {
-		if c := seg[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return "", false
-		}
-	}
-	return seg, !rt.first[seg]
 }
 
 // requestIDHeader carries the request id in and out.
@@ -151,13 +102,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Header[requestIDHeader] = s.id[:] // for RequestID
 	}
 
-	if seg, ok := rt.rootSegment(r); ok {
-		r.Pattern = rt.root.pattern
-		r.SetPathValue(rt.root.name, seg)
-		rt.root.handler.ServeHTTP(&s.statusWriter, r)
-	} else {
-		rt.mux.ServeHTTP(&s.statusWriter, r)
-	}
+	rt.mux.ServeHTTP(&s.statusWriter, r)
 	route := r.Pattern
 	if route == unmatchedPattern {
 		route = "unmatched"

@@ -250,62 +250,6 @@ func family(t *testing.T, m *metrics.Metrics, name string) map[string]*dto.Metri
 	return out
 }
 
-// TestRouterRootShortcut: the requests the root route takes without the mux's look-up
-// are answered exactly as ServeMux would route them, over the API's own patterns and
-// over a set the shortcut must stand aside for.
-func TestRouterRootShortcut(t *testing.T) {
-	captureLogs(t)
-	api := []string{
-		"GET /{short_code}", "GET /urls/{short_code}/redirect", "POST /urls", "GET /urls", "GET /urls/{id}",
-		"PUT /urls/{id}", "DELETE /urls/{id}", "POST /users", "POST /users/bulk", "GET /users", "GET /users/{id}",
-		"GET /events", "GET /events/{id}", "POST /events", "GET /health", "GET /ready", "GET /metrics", "POST /promo",
-	}
-	sets := map[string][]string{
-		"API":                api,
-		"WildcardFirst":      append([]string{"PUT /{code}/x/y"}, api...),
-		"NoRoot":             api[1:],
-		"RootOnly":           api[:1],
-		"OtherMethodLiteral": {"GET /{short_code}", "DELETE /health"},
-	}
-	paths := []string{
-		"/", "/abc", "/Abc-_9", "/users", "/urls", "/events", "/health", "/ready", "/metrics", "/promo",
-		"/bulk", "/users/1", "/urls/abc/redirect", "/a.b", "/%61bc", "/a%2Fb", "//abc", "/abc/", "/abc/x",
-		"/.", "/..", "/~x", "/a%20b", "/%C3%BCmlaut", "/ümlaut",
-	}
-	methods := []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodOptions}
-	for name, patterns := range sets {
-		t.Run(name, func(t *testing.T) {
-			echo := func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("X-Route", r.Pattern+" "+r.PathValue("short_code"))
-			}
-			rt := web.NewRouter(metrics.New(), "test")
-			mux := http.NewServeMux()
-			for _, p := range patterns {
-				rt.Handle(web.Route{Pattern: p, Handler: echo})
-				mux.HandleFunc(p, echo)
-			}
-			mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) })
-			for _, m := range methods {
-				for _, p := range paths {
-					got, want := httptest.NewRecorder(), httptest.NewRecorder()
-					rt.ServeHTTP(got, httptest.NewRequest(m, p, nil))
-					mux.ServeHTTP(want, httptest.NewRequest(m, p, nil))
-					if want.Code == http.StatusTeapot { // unmatched: the router answers 404 or 405
-						if got.Code != http.StatusNotFound && got.Code != http.StatusMethodNotAllowed {
-							t.Errorf("%s %s: status %d, want 404 or 405", m, p, got.Code)
-						}
-						continue
-					}
-					if got.Code != want.Code || got.Header().Get("X-Route") != want.Header().Get("X-Route") {
-						t.Errorf("%s %s: %d %q, ServeMux %d %q", m, p, got.Code, got.Header().Get("X-Route"),
-							want.Code, want.Header().Get("X-Route"))
-					}
-				}
-			}
-		})
-	}
-}
-
 // TestRouterQuietRoutes: a Quiet route's successes are logged at debug level only; its
 // refusals and every other route's answers at info.
 func TestRouterQuietRoutes(t *testing.T) {
