@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/KimMachineGun/automemlimit/memlimit"
+
 	"github.com/urlshort/shortener/functions/events"
 	eventswriter "github.com/urlshort/shortener/functions/events-writer"
 	"github.com/urlshort/shortener/functions/health"
@@ -69,6 +71,7 @@ func (f *Function) Start(ctx context.Context, _ map[string]string) error {
 		return err
 	}
 	logs := logging.Setup(os.Stdout, cfg.LogLevel)
+	gogc, memLimit := config.TuneRuntime(memlimit.FromCgroup)
 	name := cfg.Function
 	if name != "" && !known(name) {
 		return fmt.Errorf("unknown function %q (want one of %s)", name, strings.Join(routing.All, ", "))
@@ -145,7 +148,8 @@ func (f *Function) Start(ctx context.Context, _ map[string]string) error {
 
 	var h http.Handler = rt
 	f.handler.Store(&h)
-	slog.Info("function started", "function", label, "cache", c != nil, "sink", cfg.Sink != "" || local != nil)
+	slog.Info("function started", "function", label, "cache", c != nil, "sink", cfg.Sink != "" || local != nil,
+		"gogc", gogc, "memory_limit", memLimit)
 	return nil
 }
 
