@@ -50,7 +50,7 @@ func NewRouter(m *metrics.Metrics, function string) *Router {
 // Handle adds routes.
 func (rt *Router) Handle(routes ...Route) {
 	for _, r := range routes {
-		rt.mux.Handle(r.Pattern, r.Handler) // panics on a bad or conflicting pattern first
+		rt.mux.Handle(r.Pattern, r.Handler)
 		if r.Quiet {
 			rt.quiet[r.Pattern] = true
 		}
