@@ -18,19 +18,19 @@ func restoreRuntime(t *testing.T) {
 	t.Cleanup(func() { debug.SetGCPercent(gc); debug.SetMemoryLimit(limit) })
 }
 
-// unsetenv removes an environment variable for the rest of the test.
-func unsetenv(t *testing.T, key string) {
-	t.Setenv(key, "") // registers the restore
-	if err := os.Unsetenv(key); err != nil {
-		t.Fatal(err)
+// unsetRuntimeEnv removes the variables TuneRuntime defers to, for the rest of the test.
+func unsetRuntimeEnv(t *testing.T) {
+	for _, key := range []string{"GOGC", "GOMEMLIMIT", "AUTOMEMLIMIT"} {
+		t.Setenv(key, "") // registers the restore
+		if err := os.Unsetenv(key); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
 func TestTuneRuntimeDefaults(t *testing.T) {
 	restoreRuntime(t)
-	for _, k := range []string{"GOGC", "GOMEMLIMIT", "AUTOMEMLIMIT"} {
-		unsetenv(t, k)
-	}
+	unsetRuntimeEnv(t)
 	gc, limit := config.TuneRuntime(memlimit.Limit(256 << 20))
 	if gc != config.GCPercent {
 		t.Errorf("GOGC %d, want %d", gc, config.GCPercent)
@@ -55,9 +55,7 @@ func TestTuneRuntimeKeepsTheEnvironment(t *testing.T) {
 
 func TestTuneRuntimeWithoutLimit(t *testing.T) {
 	restoreRuntime(t)
-	for _, k := range []string{"GOGC", "GOMEMLIMIT", "AUTOMEMLIMIT"} {
-		unsetenv(t, k)
-	}
+	unsetRuntimeEnv(t)
 	debug.SetMemoryLimit(math.MaxInt64) // none
 	noLimit := func() (uint64, error) { return 0, memlimit.ErrNoLimit }
 	if _, limit := config.TuneRuntime(noLimit); limit != 0 {
