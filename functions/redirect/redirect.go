@@ -51,6 +51,13 @@ var cacheControl = []string{"private, max-age=0"}
 
 func (h handlers) redirect(w http.ResponseWriter, r *http.Request) {
 	code := r.PathValue("short_code")
+	if !domain.IsPossibleCode(code) {
+		// Nothing of this shape is ever stored: answer before any look-up, so that no
+		// cache or database work (and no "missing" entry) is spent on it.
+		h.Metrics.Redirect(false)
+		web.Error(w, r, domain.Errorf(domain.NotFound, "short code not found"))
+		return
+	}
 	rd, hit, err := h.find(r.Context(), code)
 	if err != nil {
 		web.Error(w, r, err)
