@@ -91,11 +91,13 @@ func (h handlers) list(w http.ResponseWriter, r *http.Request) {
 			f.UserID, err = web.QueryInt(r, "user_id")
 		}
 	}
+	if err == nil {
+		f.EventType, err = web.QueryString(r, "event_type", maxEventType)
+	}
 	if err != nil {
 		web.Error(w, r, err)
 		return
 	}
-	f.EventType = r.URL.Query().Get("event_type")
 	events, total, err := h.Store.FindEvents(r.Context(), f)
 	if err != nil {
 		web.Error(w, r, err)

@@ -4,6 +4,7 @@ package domain
 
 import (
 	"encoding/json"
+	"math"
 	"time"
 )
 
@@ -48,8 +49,19 @@ type Page struct {
 // Paged reports whether the caller asked for a page.
 func (p Page) Paged() bool { return p.PerPage > 0 }
 
-// Offset is the number of rows before the page.
-func (p Page) Offset() int { return (p.Number - 1) * p.PerPage }
+// Offset is the number of rows before the page. A page so far out that the product
+// overflows saturates at the largest offset: it is past the end of any list, so it reads
+// as an empty page instead of wrapping to a negative offset the database refuses.
+func (p Page) Offset() int64 {
+	n, per := int64(p.Number-1), int64(p.PerPage)
+	if n <= 0 || per <= 0 {
+		return 0
+	}
+	if n > math.MaxInt64/per {
+		return math.MaxInt64
+	}
+	return n * per
+}
 
 // URLFilter narrows a URL list; nil fields do not filter.
 type URLFilter struct {

@@ -3,6 +3,7 @@ package domain_test
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 
@@ -115,7 +116,63 @@ func TestCheckOriginalURL(t *testing.T) {
 		"NonBreakingSpace":   {"https://example.com/\u00a0", false},
 		"ControlChar":        {"https://example.com/\x01", false},
 		"BadPercentEncoding": {"https://example.com/%zz", false},
+		"PortMax":            {"https://example.com:65535/", true},
+		"PortTooLarge":       {"https://example.com:99999/", false},
+		"PortZero":           {"https://example.com:0/", false},
+		"EmptyPortIsNone":    {"https://example.com:/", true},
+		"ZeroWidthSpace":     {"https://exa\u200bmple.com/", false},
+		"BidiOverride":       {"https://example.com/\u202egnp.exe", false},
+		"SoftHyphen":         {"https://example.com/a\u00adb", false},
+		"ByteOrderMark":      {"\ufeffhttps://example.com/", false},
+		"PrivateUse":         {"https://example.com/\ue000", false},
+		"Unassigned":         {"https://example.com/\U000e0fff", false},
+		"ReplacementChar":    {"https://example.com/\ufffd", false},
+		"InvalidUTF8":        {"https://example.com/\xff", false},
+		"EmojiKept":          {"https://example.com/😀", true},
 	})
+}
+
+func TestCheckPublicTarget(t *testing.T) {
+	check(t, domain.CheckPublicTarget, map[string]vcase{
+		"PublicName":      {"https://example.com/", true},
+		"PublicIPv4":      {"http://93.184.216.34/", true},
+		"PublicIPv6":      {"http://[2606:2800:220:1::]/", true},
+		"NameWithDigits":  {"https://123.example.com/", true},
+		"DigitsTLDLike":   {"https://example.x1/", true},
+		"Localhost":       {"http://localhost:8080/", false},
+		"LocalhostDot":    {"http://LOCALHOST./", false},
+		"SubLocalhost":    {"http://app.localhost/", false},
+		"Loopback":        {"http://127.0.0.1/", false},
+		"LoopbackOther":   {"http://127.1.2.3/", false},
+		"LoopbackV6":      {"http://[::1]/", false},
+		"MappedLoopback":  {"http://[::ffff:127.0.0.1]/", false},
+		"Private10":       {"http://10.0.0.1/", false},
+		"Private192":      {"http://192.168.1.1/", false},
+		"Private172":      {"http://172.16.0.1/", false},
+		"ULA":             {"http://[fd00::1]/", false},
+		"LinkLocal":       {"http://169.254.169.254/latest/meta-data", false},
+		"LinkLocalV6":     {"http://[fe80::1]/", false},
+		"Unspecified":     {"http://0.0.0.0/", false},
+		"CGNAT":           {"http://100.64.0.1/", false},
+		"Multicast":       {"http://224.0.0.1/", false},
+		"DecimalHost":     {"http://2130706433/", false},
+		"HexHost":         {"http://0x7f000001/", false},
+		"ShortDottedHost": {"http://127.1/", false},
+		"OctalHost":       {"http://0177.0.0.1/", false},
+	})
+}
+
+func TestIsPossibleCode(t *testing.T) {
+	for s, want := range map[string]bool{
+		"abcd": true, "aZ09_-": true, strings.Repeat("a", 32): true,
+		"abc": false, strings.Repeat("a", 33): false, "": false, "\xff": false, "abc\x00": false,
+		"ab.c": false, "abcé": false, "%FF%FF": false, strings.Repeat("a", 1_000_000): false,
+		"users": true, // reserved words are well-shaped; their routes answer first
+	} {
+		if got := domain.IsPossibleCode(s); got != want {
+			t.Errorf("IsPossibleCode(%.40q) = %v, want %v", s, got, want)
+		}
+	}
 }
 
 func TestCheckTitle(t *testing.T) {
@@ -149,7 +206,7 @@ func TestCheckShortCode(t *testing.T) {
 }
 
 func TestIsReservedCode(t *testing.T) {
-	for _, w := range []string{"users", "urls", "events", "health", "ready", "metrics"} {
+	for _, w := range []string{"users", "urls", "events", "health", "ready", "metrics", "api-keys"} {
 		for _, s := range []string{w, strings.ToUpper(w), strings.ToUpper(w[:1]) + w[1:]} {
 			if !domain.IsReservedCode(s) {
 				t.Errorf("IsReservedCode(%q) = false, want true", s)
@@ -253,11 +310,13 @@ func TestPage(t *testing.T) {
 		name   string
 		p      domain.Page
 		paged  bool
-		offset int
+		offset int64
 	}{
 		{"ZeroIsEverything", domain.Page{}, false, 0},
 		{"FirstPage", domain.Page{Number: 1, PerPage: 10}, true, 0},
 		{"ThirdPage", domain.Page{Number: 3, PerPage: 25}, true, 50},
+		{"OverflowSaturates", domain.Page{Number: math.MaxInt, PerPage: 1000}, true, math.MaxInt64},
+		{"LargestExact", domain.Page{Number: math.MaxInt64/1000 + 1, PerPage: 1000}, true, math.MaxInt64 / 1000 * 1000},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -147,6 +147,9 @@ func (s *Store) Migrate(ctx context.Context) error {
 const lockKey int64 = 7_283_914_001
 
 // translate changes driver errors into domain kinds at the boundary, before any wrapping.
+// A server error is classified by its SQLSTATE class: what the client sent (a data
+// exception) is the client's 4xx, what says the server cannot serve now (connections,
+// resources, shutdown, failover) is Unavailable, and only the rest is Internal.
 func translate(err error, what string) error {
 	var (
 		pgErr *pgconn.PgError
@@ -159,18 +162,39 @@ func translate(err error, what string) error {
 		return err
 	case errors.Is(err, pgx.ErrNoRows):
 		return domain.Errorf(domain.NotFound, "%s not found", what)
-	case errors.As(err, &pgErr) && pgErr.Code == "23505":
-		return &domain.Error{Kind: domain.Conflict, Message: conflictMessage(pgErr), Err: err}
-	case errors.As(err, &pgErr) && pgErr.Code == "23503":
-		return &domain.Error{Kind: domain.NotFound, Message: what + " references a missing row", Err: err}
 	case errors.As(err, &pgErr):
-		return fmt.Errorf("store: %s: %w", what, err)
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return err
+		return translateServer(pgErr, err, what)
+	case errors.Is(err, context.Canceled):
+		return err // the caller went away: the edge tells that from a failure
+	case errors.Is(err, context.DeadlineExceeded):
+		return domain.Unavailablef(err, "database did not answer in time")
 	default:
 		// Anything else is the connection: the database is unreachable.
 		return domain.Unavailablef(err, "database unavailable")
 	}
+}
+
+// translateServer classifies an error the server sent.
+func translateServer(pgErr *pgconn.PgError, err error, what string) error {
+	switch code := pgErr.Code; {
+	case code == "23505":
+		return &domain.Error{Kind: domain.Conflict, Message: conflictMessage(pgErr), Err: err}
+	case code == "23503":
+		return &domain.Error{Kind: domain.NotFound, Message: what + " references a missing row", Err: err}
+	case strings.HasPrefix(code, "22"), code == "54000", code == "54001":
+		// Data exceptions (invalid text, a number out of range, a bad escape) and values
+		// too large or deep to process: the request carried them, so it is the client's
+		// to fix. The edge validates first; this keeps anything it missed a 400.
+		return &domain.Error{Kind: domain.BadRequest, Message: what + ": value not accepted: " + pgErr.Message, Err: err}
+	case strings.HasPrefix(code, "08"), // connection exception
+		strings.HasPrefix(code, "53"),    // insufficient resources: too many connections, disk full
+		strings.HasPrefix(code, "57P"),   // shutting down, starting up
+		code == "57014",                  // statement cancelled (statement_timeout)
+		code == "40001", code == "40P01", // serialization failure, deadlock: retry
+		code == "25006": // read-only transaction: a failover left us on a replica
+		return domain.Unavailablef(err, "database unavailable")
+	}
+	return fmt.Errorf("store: %s: %w", what, err)
 }
 
 func conflictMessage(e *pgconn.PgError) string {

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/urlshort/shortener/shared/domain"
 )
@@ -33,6 +36,10 @@ func DecodeObject(w http.ResponseWriter, r *http.Request, limit int64) (*Object,
 			return nil, domain.Errorf(domain.TooLarge, "body larger than %d bytes", limit)
 		}
 		return nil, domain.Errorf(domain.BadRequest, "could not read the body")
+	}
+	if !utf8.Valid(body) {
+		// encoding/json would quietly turn the bad bytes into U+FFFD; JSON is UTF-8.
+		return nil, domain.Errorf(domain.BadRequest, "body must be UTF-8")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	var fields map[string]json.RawMessage
@@ -83,6 +90,10 @@ func (o *Object) String(name string, required bool) *string {
 		o.errs.Add(name, "must be a string")
 		return nil
 	}
+	if msg := checkText(s); msg != "" {
+		o.errs.Add(name, msg)
+		return nil
+	}
 	return &s
 }
 
@@ -115,7 +126,10 @@ func (o *Object) Bool(name string, required bool) *bool {
 	return &b
 }
 
-// JSONObject reads a field that must be a JSON object, returned as raw JSON.
+// JSONObject reads a field that must be a JSON object and returns it re-encoded, so that
+// what is stored is what was checked: every string and key valid text without NUL (which
+// PostgreSQL cannot store), every number a finite 64-bit float (I-JSON, RFC 7493; it
+// also keeps numbers inside what PostgreSQL's numeric holds), nesting at most maxDepth.
 func (o *Object) JSONObject(name string, required bool) json.RawMessage {
 	raw, ok := o.field(name, required)
 	if !ok {
@@ -125,5 +139,89 @@ func (o *Object) JSONObject(name string, required bool) json.RawMessage {
 		o.errs.Add(name, "must be a JSON object")
 		return nil
 	}
-	return raw
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		o.errs.Add(name, "must be a JSON object")
+		return nil
+	}
+	if msg := checkJSON(v, 1); msg != "" {
+		o.errs.Add(name, msg)
+		return nil
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		o.errs.Add(name, "must be a JSON object")
+		return nil
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n")
+}
+
+// maxDepth bounds the nesting of a JSON value a client stores.
+const maxDepth = 32
+
+// maxNumberLen bounds the characters of one JSON number; a longer one says nothing a
+// 64-bit float can keep, and exponents past ±maxExponent are refused for the same reason
+// (strconv quietly rounds 1e-999999 to 0, PostgreSQL refuses it).
+const (
+	maxNumberLen = 64
+	maxExponent  = 400
+)
+
+// checkJSON returns what is wrong with a decoded JSON value, or "".
+func checkJSON(v any, depth int) string {
+	if depth > maxDepth {
+		return fmt.Sprintf("must not nest deeper than %d levels", maxDepth)
+	}
+	switch x := v.(type) {
+	case string:
+		return checkText(x)
+	case json.Number:
+		return checkNumber(string(x))
+	case []any:
+		for _, e := range x {
+			if msg := checkJSON(e, depth+1); msg != "" {
+				return msg
+			}
+		}
+	case map[string]any:
+		for k, e := range x {
+			if msg := checkText(k); msg != "" {
+				return "keys " + msg
+			}
+			if msg := checkJSON(e, depth+1); msg != "" {
+				return msg
+			}
+		}
+	}
+	return ""
+}
+
+// checkText returns what is wrong with a decoded JSON string, or "". The body was valid
+// UTF-8, but escapes can still carry a NUL (\u0000) or a lone surrogate (\ud800, which
+// decodes to U+FFFD); PostgreSQL stores neither.
+func checkText(s string) string {
+	if strings.IndexByte(s, 0) >= 0 {
+		return "must not contain NUL characters"
+	}
+	return ""
+}
+
+func checkNumber(s string) string {
+	const msg = "numbers must be finite 64-bit floating-point values"
+	if len(s) > maxNumberLen {
+		return msg
+	}
+	if _, err := strconv.ParseFloat(s, 64); err != nil {
+		return msg
+	}
+	if i := strings.IndexAny(s, "eE"); i >= 0 {
+		if e, err := strconv.Atoi(s[i+1:]); err != nil || e > maxExponent || e < -maxExponent {
+			return msg
+		}
+	}
+	return ""
 }

@@ -62,6 +62,9 @@ func TestDecodeObject(t *testing.T) {
 		{"TrailingComma", "application/json", `{},`, domain.BadRequest},
 		{"OverLimit", "application/json", `{"a":"` + strings.Repeat("x", limit) + `"}`, domain.TooLarge},
 		{"OverLimitNotJSON", "text/plain", strings.Repeat("x", 2*limit), domain.BadRequest},
+		{"InvalidUTF8InString", "application/json", "{\"a\":\"\xff\"}", domain.BadRequest},
+		{"OverlongUTF8", "application/json", "{\"a\":\"\xc0\xae\"}", domain.BadRequest},
+		{"InvalidUTF8InKey", "application/json", "{\"\xfe\":1}", domain.BadRequest},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -184,5 +187,56 @@ func TestObjectEveryFieldNamed(t *testing.T) {
 	}
 	if got := fieldsOf(t, o.Err()); !slices.Equal(got, want) {
 		t.Errorf("fields = %v\nwant     %v", got, want)
+	}
+}
+
+// TestObjectRefusesWhatTheDatabaseCannotStore covers the values that reached PostgreSQL
+// and came back as 500s: each is now a 422 naming its field.
+func TestObjectRefusesWhatTheDatabaseCannotStore(t *testing.T) {
+	cases := map[string]string{
+		"EscapedNULInString":     `{"s":"a\u0000b"}`,
+		"EscapedNULInDetailsVal": `{"d":{"k":"\u0000"}}`,
+		"EscapedNULInDetailsKey": `{"d":{"\u0000":1}}`,
+		"NULDeepInArray":         `{"d":{"a":[1,["\u0000"]]}}`,
+		"HugeExponent":           `{"d":{"n":1e999999}}`,
+		"TinyExponent":           `{"d":{"n":1e-999999}}`,
+		"Overflow":               `{"d":{"n":1e309}}`,
+		"ManyDigits":             `{"d":{"n":` + strings.Repeat("1", 200) + `}}`,
+		"ManyFractionDigits":     `{"d":{"n":0.` + strings.Repeat("1", 20000) + `}}`,
+		"TooDeep":                `{"d":` + strings.Repeat(`{"a":`, 40) + `1` + strings.Repeat(`}`, 40) + `}`,
+	}
+	for name, body := range cases {
+		t.Run(name, func(t *testing.T) {
+			o := decode(t, body)
+			o.String("s", false)
+			o.JSONObject("d", false)
+			if got := fieldsOf(t, o.Err()); len(got) != 1 {
+				t.Fatalf("fields = %v, want the one bad field", got)
+			}
+		})
+	}
+}
+
+func TestJSONObjectStoresWhatWasChecked(t *testing.T) {
+	cases := map[string]struct{ in, want string }{
+		"KeptAsIs":         {`{"d":{"a":1.5,"b":[true,null,"x"]}}`, `{"a":1.5,"b":[true,null,"x"]}`},
+		"NumbersVerbatim":  {`{"d":{"n":1e308,"m":-0.000001,"big":12345678901234567890}}`, `{"big":12345678901234567890,"m":-0.000001,"n":1e308}`},
+		"LoneSurrogate":    {`{"d":{"k":"\ud800"}}`, "{\"k\":\"\ufffd\"}"}, // as encoding/json decodes it
+		"HTMLNotEscaped":   {`{"d":{"k":"<a>&"}}`, `{"k":"<a>&"}`},
+		"DepthAtTheLimit":  {`{"d":` + strings.Repeat(`{"a":`, 31) + `1` + strings.Repeat(`}`, 31) + `}`, strings.Repeat(`{"a":`, 31) + `1` + strings.Repeat(`}`, 31)},
+		"WhitespaceDrops":  {`{"d": { "a" : 1 } }`, `{"a":1}`},
+		"DuplicateKeyLast": {`{"d":{"a":1,"a":2}}`, `{"a":2}`},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			o := decode(t, tc.in)
+			got := o.JSONObject("d", true)
+			if err := o.Err(); err != nil {
+				t.Fatalf("err = %v", err)
+			}
+			if string(got) != tc.want {
+				t.Fatalf("got %s, want %s", got, tc.want)
+			}
+		})
 	}
 }

@@ -3,6 +3,8 @@ package web
 import (
 	"net/http"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/urlshort/shortener/shared/domain"
 )
@@ -46,6 +48,17 @@ func QueryInt(r *http.Request, name string) (*int64, error) {
 		return nil, domain.Errorf(domain.BadRequest, "%s must be an integer", name)
 	}
 	return &n, nil
+}
+
+// QueryString reads an optional text filter of at most max characters; "" when absent.
+// Percent-decoding can make any bytes of a query, so the value must be UTF-8 without NUL,
+// as every text the database compares is.
+func QueryString(r *http.Request, name string, max int) (string, error) {
+	v := r.URL.Query().Get(name)
+	if !utf8.ValidString(v) || strings.IndexByte(v, 0) >= 0 || utf8.RuneCountInString(v) > max {
+		return "", domain.Errorf(domain.BadRequest, "%s must be UTF-8 text of at most %d characters without NUL", name, max)
+	}
+	return v, nil
 }
 
 // QueryBool reads an optional true/false filter; nil when absent.

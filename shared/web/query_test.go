@@ -3,6 +3,7 @@ package web_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/urlshort/shortener/shared/domain"
@@ -83,6 +84,34 @@ func TestQueryInt(t *testing.T) {
 			}
 			if !equalPtr(got, tc.want) {
 				t.Errorf("got %v, want %v", deref(got), deref(tc.want))
+			}
+		})
+	}
+}
+
+func TestQueryString(t *testing.T) {
+	cases := []struct {
+		name, query, want string
+		ok                bool
+	}{
+		{"Absent", "", "", true},
+		{"Plain", "t=click", "click", true},
+		{"Unicode", "t=%C3%A9v%C3%A9", "évé", true},
+		{"AtMax", "t=" + strings.Repeat("%C3%A9", 8), strings.Repeat("é", 8), true},
+		{"OverMax", "t=" + strings.Repeat("a", 9), "", false},
+		{"NUL", "t=%00", "", false},
+		{"InvalidUTF8", "t=%FF", "", false},
+		{"Overlong", "t=%C0%AE", "", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, "/x?"+tc.query, nil)
+			got, err := web.QueryString(r, "t", 8)
+			if tc.ok != (err == nil) || got != tc.want {
+				t.Fatalf("QueryString = %q, %v; want %q, ok %v", got, err, tc.want, tc.ok)
+			}
+			if err != nil && domain.KindOf(err) != domain.BadRequest {
+				t.Fatalf("kind = %v, want BadRequest", domain.KindOf(err))
 			}
 		})
 	}

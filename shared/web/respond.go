@@ -4,6 +4,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -26,6 +27,11 @@ var statusOf = map[domain.Kind]int{
 
 // retryAfter is the Retry-After, in seconds, of a 503.
 const retryAfter = "1"
+
+// StatusClientClosed is what the logs and metrics show for a request whose client went
+// away before it was answered (nginx's 499): nobody reads the answer, and it is no failure
+// of ours, so it is neither a 500 nor logged as an internal error.
+const StatusClientClosed = 499
 
 type errorBody struct {
 	Error  string            `json:"error"`
@@ -51,6 +57,11 @@ func Raw(w http.ResponseWriter, status int, body []byte) {
 // Error writes err as the spec's JSON error. Internal errors are logged with the request
 // id and shown to the client only as "internal error"; dependency failures are logged too.
 func Error(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		slog.DebugContext(r.Context(), "client went away", "err", err, "request_id", RequestID(r))
+		w.WriteHeader(StatusClientClosed)
+		return
+	}
 	kind := domain.KindOf(err)
 	status := statusOf[kind]
 	body := errorBody{Error: "internal error"}
