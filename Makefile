@@ -12,11 +12,12 @@ FUNCTIONS := health users urls redirect events events-writer
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
 
-run: ## serve the whole API on :8080 (starts PostgreSQL and Valkey/Redis under .dev/ when none answer)
-	env $$($(GO) run ./functions/cmd/devdeps) LISTEN_ADDRESS=$${LISTEN_ADDRESS:-:8080} $(GO) run ./functions/cmd/shortener
+# devdeps's lines are taken apart from env(1): a failed $$(…) inside env's arguments would not stop the run.
+run: ## serve the whole API on :8080 (DATABASE_URL/VALKEY_URL as given; unset: the local servers, or private ones under .dev/)
+	deps=$$($(GO) run ./functions/cmd/devdeps) && env $$deps LISTEN_ADDRESS=$${LISTEN_ADDRESS:-:8080} $(GO) run ./functions/cmd/shortener
 
 seed: ## generate the seed CSVs under .dev/seed and load them into an empty database
-	env $$($(GO) run ./functions/cmd/devdeps) $(GO) run ./functions/cmd/seed -dir .dev/seed
+	deps=$$($(GO) run ./functions/cmd/devdeps) && env $$deps $(GO) run ./functions/cmd/seed -dir .dev/seed
 
 test: cover offline acceptance ## every test: Go tests with coverage gate, offline manifest proofs, acceptance suite
 

@@ -1,12 +1,14 @@
 // Package devenv finds, or starts, the PostgreSQL and Valkey/Redis servers that local
-// runs and tests need: the configured ones when they answer, the machine's default ports
-// next, and otherwise private servers under a folder (.dev/), started from Debian's
-// binaries (installed with apt-get when running as root).
+// runs and tests need. A configured server (DATABASE_URL, VALKEY_URL) is used as given or
+// not at all; only when none is configured does it take the machine's default ports, and
+// otherwise private servers under a folder (.dev/), started from Debian's binaries
+// (installed with apt-get when running as root).
 package devenv
 
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -29,19 +31,29 @@ const (
 // Ping checks that a server answers at a URL.
 type Ping func(ctx context.Context, url string) error
 
-// Postgres returns the admin URL of a PostgreSQL server that answers: $DATABASE_URL's
-// server, then 127.0.0.1:5432, then a private server under dir. The URL names the
-// "postgres" database; callers create their own.
+// ErrConfigured marks a server that was configured explicitly (DATABASE_URL, VALKEY_URL)
+// but cannot be used. Nothing falls back from it: a run or test that was told where to
+// write must not quietly write somewhere else, so callers stop rather than skip.
+var ErrConfigured = errors.New("configured server unusable")
+
+// Postgres returns the admin URL of a PostgreSQL server that answers. When $DATABASE_URL
+// is set, that is its server or an error wrapping ErrConfigured; only when it is unset does
+// it try 127.0.0.1:5432 and then a private server under dir. The URL names the "postgres"
+// database; callers create their own.
 func Postgres(ctx context.Context, dir string, ping Ping) (string, error) {
-	var candidates []string
 	if env := os.Getenv("DATABASE_URL"); env != "" {
-		candidates = append(candidates, WithDatabase(env, "postgres"))
-	}
-	candidates = append(candidates, "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable")
-	for _, c := range candidates {
-		if answers(ctx, c, ping) {
-			return c, nil
+		admin, err := postgresAdmin(env)
+		if err != nil {
+			return "", err
 		}
+		if err := answers(ctx, admin, ping); err != nil {
+			return "", fmt.Errorf("devenv: %w: DATABASE_URL=%s does not answer (%v); start that server, or unset DATABASE_URL to use 127.0.0.1:5432 or a private server under .dev/", ErrConfigured, Redact(env), err)
+		}
+		return admin, nil
+	}
+	local := "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+	if answers(ctx, local, ping) == nil {
+		return local, nil
 	}
 	private := "postgres://postgres@127.0.0.1:" + privatePGPort + "/postgres?sslmode=disable"
 	unlock, err := lock(dir)
@@ -49,32 +61,52 @@ func Postgres(ctx context.Context, dir string, ping Ping) (string, error) {
 		return "", err
 	}
 	defer unlock()
-	if answers(ctx, private, ping) {
+	if answers(ctx, private, ping) == nil {
 		return private, nil
 	}
 	if err := startPostgres(ctx, filepath.Join(dir, "postgres")); err != nil {
 		return "", err
 	}
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		if answers(ctx, private, ping) {
+		if answers(ctx, private, ping) == nil {
 			return private, nil
 		}
 	}
 	return "", fmt.Errorf("devenv: private PostgreSQL under %s did not answer; see its log there", dir)
 }
 
-// Redis returns the URL of a Valkey/Redis server that answers: $VALKEY_URL, then
-// 127.0.0.1:6379, then a private server under dir.
-func Redis(ctx context.Context, dir string) (string, error) {
-	var candidates []string
-	if env := os.Getenv("VALKEY_URL"); env != "" {
-		candidates = append(candidates, env)
+// postgresAdmin turns a configured DATABASE_URL into the URL of its server's "postgres"
+// database. Only URLs can be rewritten that way; a keyword/value string is refused.
+func postgresAdmin(env string) (string, error) {
+	u, err := url.Parse(env)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+		return "", fmt.Errorf("devenv: %w: DATABASE_URL must be a postgres://user@host:port/db URL", ErrConfigured)
 	}
-	candidates = append(candidates, "redis://127.0.0.1:6379/0")
-	for _, c := range candidates {
-		if redisAnswers(c) {
-			return c, nil
+	return WithDatabase(env, "postgres"), nil
+}
+
+// Database returns the database a PostgreSQL URL names ("" when it names none).
+func Database(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimPrefix(p.Path, "/")
+}
+
+// Redis returns the URL of a Valkey/Redis server that answers. When $VALKEY_URL is set,
+// that is it, as given, or an error wrapping ErrConfigured; only when it is unset does it
+// try 127.0.0.1:6379 and then a private server under dir.
+func Redis(ctx context.Context, dir string) (string, error) {
+	if env := os.Getenv("VALKEY_URL"); env != "" {
+		if err := redisAnswers(env); err != nil {
+			return "", fmt.Errorf("devenv: %w: VALKEY_URL=%s does not answer (%v); start that server, or unset VALKEY_URL to use 127.0.0.1:6379 or a private server under .dev/", ErrConfigured, Redact(env), err)
 		}
+		return env, nil
+	}
+	local := "redis://127.0.0.1:6379/0"
+	if redisAnswers(local) == nil {
+		return local, nil
 	}
 	private := "redis://127.0.0.1:" + privateRedisPort + "/0"
 	unlock, err := lock(dir)
@@ -82,43 +114,97 @@ func Redis(ctx context.Context, dir string) (string, error) {
 		return "", err
 	}
 	defer unlock()
-	if redisAnswers(private) {
+	if redisAnswers(private) == nil {
 		return private, nil
 	}
 	if err := startRedis(ctx, filepath.Join(dir, "redis")); err != nil {
 		return "", err
 	}
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if redisAnswers(private) {
+		if redisAnswers(private) == nil {
 			return private, nil
 		}
 	}
 	return "", fmt.Errorf("devenv: private Redis under %s did not answer", dir)
 }
 
-func answers(ctx context.Context, u string, ping Ping) bool {
+func answers(ctx context.Context, u string, ping Ping) error {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	return ping(ctx, u) == nil
+	return ping(ctx, u)
 }
 
-// redisAnswers speaks just enough RESP to see a PONG.
-func redisAnswers(raw string) bool {
+// redisAnswers speaks just enough RESP to see a PONG: over TLS for rediss://, after an
+// AUTH when there is a password, since a server that wants one answers PING with an error.
+func redisAnswers(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return false
+		return err
 	}
-	conn, err := net.DialTimeout("tcp", u.Host, time.Second)
+	if u.Scheme != "redis" && u.Scheme != "rediss" || u.Host == "" {
+		return fmt.Errorf("want a redis://host:port/db or rediss:// URL")
+	}
+	host := u.Host
+	if u.Port() == "" {
+		host = net.JoinHostPort(u.Hostname(), "6379")
+	}
+	d := &net.Dialer{Timeout: time.Second}
+	var conn net.Conn
+	if u.Scheme == "rediss" {
+		conn, err = tls.DialWithDialer(d, "tcp", host, &tls.Config{ServerName: u.Hostname()})
+	} else {
+		conn, err = d.Dial("tcp", host)
+	}
 	if err != nil {
-		return false
+		return err
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(time.Second))
-	if _, err := conn.Write([]byte("PING\r\n")); err != nil {
-		return false
+	r := bufio.NewReader(conn)
+	pass, ok := u.User.Password()
+	if !ok && os.Getenv("VALKEY_PASSWORD") != "" {
+		// The runtime sends VALKEY_PASSWORD when the URL carries none; so does this check.
+		pass, ok = os.Getenv("VALKEY_PASSWORD"), true
 	}
-	line, err := bufio.NewReader(conn).ReadString('\n')
-	return err == nil && strings.HasPrefix(line, "+PONG")
+	if ok {
+		auth := []string{"AUTH", pass}
+		if name := u.User.Username(); name != "" {
+			auth = []string{"AUTH", name, pass}
+		}
+		if err := command(conn, r, auth...); err != nil {
+			return err
+		}
+	}
+	return command(conn, r, "PING")
+}
+
+// command sends one RESP command and wants a simple-string reply.
+func command(conn net.Conn, r *bufio.Reader, args ...string) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	if _, err := conn.Write([]byte(b.String())); err != nil {
+		return err
+	}
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(line, "+") {
+		return fmt.Errorf("%s answered %q", args[0], strings.TrimSpace(line))
+	}
+	return nil
+}
+
+// Redact hides the password of a URL, for messages.
+func Redact(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "unparsable URL"
+	}
+	return p.Redacted()
 }
 
 // WithDatabase returns a PostgreSQL URL naming another database on the same server.

@@ -1,12 +1,15 @@
 // Command devdeps makes sure PostgreSQL and Valkey/Redis answer for a local run and prints
-// their settings as KEY=value lines for env(1): the configured servers when they answer,
-// the machine's defaults next, otherwise private servers under .dev/.
+// their settings as KEY=value lines for env(1). A configured DATABASE_URL or VALKEY_URL is
+// used as given, its database too, or the command fails saying so; only an unset variable
+// falls back to the machine's default port and then a private server under .dev/.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -14,35 +17,73 @@ import (
 	"github.com/urlshort/shortener/shared/store"
 )
 
+// defaultDB is the database of a run that configured none.
+const defaultDB = "shortener"
+
 func main() {
-	db := flag.String("db", "shortener", "database to create (if missing) and print the URL of")
-	fresh := flag.Bool("fresh", false, "drop the database first")
-	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	dir := devenv.Dir()
-	admin, err := devenv.Postgres(ctx, dir, store.PingURL)
-	if err != nil {
-		fail(err)
-	}
-	if *fresh {
-		if err := store.DropDatabase(ctx, admin, *db); err != nil {
-			fail(err)
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "devdeps:", err)
 		}
-	}
-	if err := store.CreateDatabase(ctx, admin, *db); err != nil {
-		fail(err)
-	}
-	fmt.Printf("DATABASE_URL=%s\n", devenv.WithDatabase(admin, *db))
-	if vk, err := devenv.Redis(ctx, dir); err != nil {
-		// The cache is optional: run without it rather than not at all.
-		fmt.Fprintf(os.Stderr, "devdeps: no Valkey/Redis, running without cache: %v\n", err)
-	} else {
-		fmt.Printf("VALKEY_URL=%s\n", vk)
+		os.Exit(1)
 	}
 }
 
-func fail(err error) {
-	fmt.Fprintln(os.Stderr, "devdeps:", err)
-	os.Exit(1)
+// run prints the settings; it is main without the process around it, for tests.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("devdeps", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	db := fs.String("db", "", "database to create (if missing) and print the URL of; default: DATABASE_URL's own, else "+defaultDB)
+	fresh := fs.Bool("fresh", false, "drop the database first")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	dir := devenv.Dir()
+	admin, err := devenv.Postgres(ctx, dir, store.PingURL)
+	if err != nil {
+		return err
+	}
+	// Both servers are settled before any database is dropped or anything is printed, so
+	// a failure changes and prints nothing.
+	var lines []string
+	if os.Getenv("VALKEY_SENTINEL_ADDRS") == "" {
+		// With sentinels the runtime ignores VALKEY_URL; they are left as configured.
+		vk, err := devenv.Redis(ctx, dir)
+		switch {
+		case errors.Is(err, devenv.ErrConfigured):
+			return err
+		case err != nil:
+			// Nothing configured and nothing found: the cache is optional, so run without
+			// it rather than not at all.
+			fmt.Fprintf(stderr, "devdeps: no Valkey/Redis, running without cache: %v\n", err)
+		default:
+			lines = append(lines, "VALKEY_URL="+vk)
+		}
+	}
+	target := devenv.WithDatabase(admin, *db)
+	switch configured := os.Getenv("DATABASE_URL"); {
+	case *db != "":
+		// An explicit -db (the acceptance suite's, the benchmark's) is a database of its
+		// own on whichever server was chosen, configured or not.
+	case configured != "" && devenv.Database(configured) != "":
+		target, *db = configured, devenv.Database(configured)
+	default:
+		*db = defaultDB
+		target = devenv.WithDatabase(admin, *db)
+	}
+	if *fresh {
+		if err := store.DropDatabase(ctx, admin, *db); err != nil {
+			return fmt.Errorf("drop database %s: %w", *db, err)
+		}
+	}
+	if err := store.CreateDatabase(ctx, admin, *db); err != nil {
+		return fmt.Errorf("create database %s: %w", *db, err)
+	}
+	lines = append([]string{"DATABASE_URL=" + target}, lines...)
+	for _, l := range lines {
+		fmt.Fprintln(stdout, l)
+	}
+	return nil
 }

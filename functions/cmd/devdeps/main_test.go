@@ -1,0 +1,104 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/urlshort/shortener/shared/devenv"
+	"github.com/urlshort/shortener/shared/store"
+)
+
+const local = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+
+func setup(t *testing.T) (context.Context, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	if err := store.PingURL(ctx, local); err != nil {
+		t.Skipf("SKIPPED: PostgreSQL at 127.0.0.1:5432 unavailable: %v", err)
+	}
+	b := make([]byte, 5)
+	_, _ = rand.Read(b)
+	name := "devdeps_" + hex.EncodeToString(b)
+	t.Cleanup(func() { _ = store.DropDatabase(context.Background(), local, name) })
+	t.Setenv("VALKEY_URL", "")
+	t.Setenv("VALKEY_SENTINEL_ADDRS", "")
+	return ctx, name
+}
+
+func deadPort(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	return port
+}
+
+func TestRun(t *testing.T) {
+	t.Run("ConfiguredDatabaseUsedAsGiven", func(t *testing.T) {
+		ctx, name := setup(t)
+		given := "postgres://postgres@localhost:5432/" + name + "?sslmode=disable"
+		t.Setenv("DATABASE_URL", given)
+		var out bytes.Buffer
+		if err := run(ctx, nil, &out, &bytes.Buffer{}); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out.String(), "DATABASE_URL="+given+"\n") {
+			t.Fatalf("printed %q, want DATABASE_URL=%s", out.String(), given)
+		}
+		if err := store.PingURL(ctx, given); err != nil {
+			t.Fatalf("the configured database was not created: %v", err)
+		}
+	})
+	t.Run("ExplicitDBOnConfiguredServer", func(t *testing.T) {
+		ctx, name := setup(t)
+		t.Setenv("DATABASE_URL", "postgres://postgres@localhost:5432/mydb?sslmode=disable")
+		var out bytes.Buffer
+		if err := run(ctx, []string{"-db", name, "-fresh"}, &out, &bytes.Buffer{}); err != nil {
+			t.Fatal(err)
+		}
+		want := "DATABASE_URL=postgres://postgres@localhost:5432/" + name + "?sslmode=disable\n"
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("printed %q, want %q", out.String(), want)
+		}
+	})
+	t.Run("UnsetFallsBackToTheDefaultServer", func(t *testing.T) {
+		ctx, name := setup(t)
+		t.Setenv("DATABASE_URL", "")
+		var out bytes.Buffer
+		if err := run(ctx, []string{"-db", name}, &out, &bytes.Buffer{}); err != nil {
+			t.Fatal(err)
+		}
+		if want := "DATABASE_URL=" + devenv.WithDatabase(local, name) + "\n"; !strings.Contains(out.String(), want) {
+			t.Fatalf("printed %q, want %q", out.String(), want)
+		}
+	})
+	t.Run("ConfiguredDatabaseDownStops", func(t *testing.T) {
+		ctx, _ := setup(t)
+		t.Setenv("DATABASE_URL", "postgres://postgres@127.0.0.1:"+deadPort(t)+"/mydb?sslmode=disable")
+		var out bytes.Buffer
+		err := run(ctx, nil, &out, &bytes.Buffer{})
+		if !errors.Is(err, devenv.ErrConfigured) || out.Len() != 0 {
+			t.Fatalf("got %v and output %q; want ErrConfigured and nothing printed", err, out.String())
+		}
+	})
+	t.Run("ConfiguredValkeyDownStops", func(t *testing.T) {
+		ctx, name := setup(t)
+		t.Setenv("DATABASE_URL", "")
+		t.Setenv("VALKEY_URL", "redis://127.0.0.1:"+deadPort(t)+"/0")
+		var out bytes.Buffer
+		err := run(ctx, []string{"-db", name}, &out, &bytes.Buffer{})
+		if !errors.Is(err, devenv.ErrConfigured) || out.Len() != 0 {
+			t.Fatalf("got %v and output %q; want ErrConfigured and nothing printed", err, out.String())
+		}
+	})
+}
