@@ -60,6 +60,7 @@ func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Retry-After", "1")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	web.JSON(w, http.StatusServiceUnavailable, map[string]string{"error": "starting"})
 }
 
@@ -128,7 +129,7 @@ func (f *Function) Start(ctx context.Context, _ map[string]string) error {
 	rt.Handle(health.Routes(health.Deps{DB: st, Cache: c, Metrics: m.Handler(), Observe: m.SetUp})...)
 	groups := map[string][]web.Route{
 		routing.Users:        users.Routes(users.Deps{Store: st, Cache: c, Publisher: pub, BodyLimit: cfg.BodyLimit, BulkLimit: cfg.BulkLimit}),
-		routing.URLs:         urls.Routes(urls.Deps{Store: st, Cache: c, Publisher: pub, BodyLimit: cfg.BodyLimit}),
+		routing.URLs:         urls.Routes(urls.Deps{Store: st, Cache: c, Publisher: pub, BodyLimit: cfg.BodyLimit, BlockPrivateTargets: cfg.BlockPrivateTargets}),
 		routing.Redirect:     redirect.Routes(redirect.Deps{Store: st, Cache: c, Clicks: clickRecorder(clicks), Metrics: m}),
 		routing.Events:       events.Routes(events.Deps{Store: st, BodyLimit: cfg.BodyLimit}),
 		routing.EventsWriter: eventswriter.Routes(eventswriter.Deps{Store: st, Metrics: m}),

@@ -155,6 +155,23 @@ func TestBadInputNever500(t *testing.T) {
 		{"WrongMethod", "PATCH", "/users", "application/json", []byte(`{}`), 405, nil},
 		{"UnknownCode", "GET", "/zzzzzzzz", "", nil, 404, nil},
 		{"BulkNotMultipart", "POST", "/users/bulk", "application/json", []byte(`{}`), 400, nil},
+		// What the hostile-client drill of issue 10 turned into 500s.
+		{"NULInUsername", "POST", "/users", "application/json", []byte(`{"username":"a\u0000b","email":"nul@example.com"}`), 422, []string{"username"}},
+		{"NULInEmail", "POST", "/users", "application/json", []byte(`{"username":"a","email":"n\u0000l@example.com"}`), 422, []string{"email"}},
+		{"InvalidUTF8Body", "POST", "/users", "application/json", []byte("{\"username\":\"\xff\",\"email\":\"x@example.com\"}"), 400, nil},
+		{"NULInTitle", "POST", "/urls", "application/json", []byte(fmt.Sprintf(`{"user_id":%d,"original_url":"https://x.io","title":"\u0000"}`, user)), 422, []string{"title"}},
+		{"NULInEventType", "POST", "/events", "application/json", []byte(fmt.Sprintf(`{"event_type":"\u0000","url_id":%v}`, url["id"])), 422, []string{"event_type"}},
+		{"NULInDetailsKey", "POST", "/events", "application/json", []byte(fmt.Sprintf(`{"event_type":"x","url_id":%v,"details":{"\u0000":1}}`, url["id"])), 422, []string{"details"}},
+		{"NULInDetailsValue", "POST", "/events", "application/json", []byte(fmt.Sprintf(`{"event_type":"x","url_id":%v,"details":{"k":["\u0000"]}}`, url["id"])), 422, []string{"details"}},
+		{"NumberPostgresCannotHold", "POST", "/events", "application/json", []byte(fmt.Sprintf(`{"event_type":"x","url_id":%v,"details":{"n":1e999999}}`, url["id"])), 422, []string{"details"}},
+		{"InvalidPort", "POST", "/urls", "application/json", []byte(fmt.Sprintf(`{"user_id":%d,"original_url":"https://x.io:99999/"}`, user)), 422, []string{"original_url"}},
+		{"InvisibleCharacter", "POST", "/urls", "application/json", []byte(fmt.Sprintf(`{"user_id":%d,"original_url":"https://x\u200b.io/"}`, user)), 422, []string{"original_url"}},
+		{"CodeNotUTF8", "GET", "/%FF", "", nil, 404, nil},
+		{"OverlongCodeRedirect", "GET", "/urls/%C0%AE/redirect", "", nil, 404, nil},
+		{"CodeOfAMillionChars", "GET", "/" + strings.Repeat("a", 1_000_000), "", nil, 404, nil},
+		{"FilterNUL", "GET", "/events?event_type=%00", "", nil, 400, nil},
+		{"FilterNotUTF8", "GET", "/events?event_type=%FF", "", nil, 400, nil},
+		{"PageOver64Bits", "GET", "/users?page=99999999999999999999", "", nil, 400, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -165,6 +182,9 @@ func TestBadInputNever500(t *testing.T) {
 			if ct := r.header.Get("Content-Type"); ct != "application/json" {
 				t.Errorf("Content-Type %q, want application/json", ct)
 			}
+			if r.header.Get("X-Content-Type-Options") != "nosniff" {
+				t.Errorf("no X-Content-Type-Options: nosniff")
+			}
 			m := r.json(t)
 			if msg, _ := m["error"].(string); msg == "" {
 				t.Errorf("no error message: %s", r.body)
@@ -173,6 +193,49 @@ func TestBadInputNever500(t *testing.T) {
 			for _, f := range c.fields {
 				if _, ok := fields[f]; !ok {
 					t.Errorf("fields lacks %q: %s", f, r.body)
+				}
+			}
+		})
+	}
+}
+
+// TestPageFarPastTheEnd asks for pages whose offset overflows 64 bits: past the end of
+// any list, so an empty page with the true total, and later requests still work.
+func TestPageFarPastTheEnd(t *testing.T) {
+	a := startAPI(t, nil)
+	a.createUser()
+	for _, path := range []string{"/users", "/urls", "/events"} {
+		r := a.do("GET", path+"?page=9223372036854775807&per_page=1000", "", nil)
+		if r.status != 200 || strings.TrimSpace(string(r.body)) != "[]" || r.header.Get("X-Total-Count") == "" {
+			t.Fatalf("%s far page: %d %s (X-Total-Count %q)", path, r.status, r.body, r.header.Get("X-Total-Count"))
+		}
+	}
+	a.createUser()
+}
+
+// TestBlockPrivateTargets turns BLOCK_PRIVATE_TARGETS on: links to this machine's network
+// are refused, public ones are not, and the refusal names the field.
+func TestBlockPrivateTargets(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		t.Run(fmt.Sprintf("Block=%v", on), func(t *testing.T) {
+			a := startAPI(t, map[string]string{"BLOCK_PRIVATE_TARGETS": fmt.Sprint(on)})
+			user := a.createUser()
+			for _, target := range []string{"http://127.0.0.1:8080/", "http://169.254.169.254/latest/meta-data", "http://[::1]/", "http://localhost/", "http://2130706433/"} {
+				r := a.send("POST", "/urls", map[string]any{"user_id": user, "original_url": target})
+				want := 201
+				if on {
+					want = 422
+				}
+				if r.status != want {
+					t.Fatalf("%s: %d %s, want %d", target, r.status, r.body, want)
+				}
+			}
+			a.createURL(user, "https://example.com/public")
+			if on {
+				u := a.createURL(user, "https://example.com/later")
+				r := a.send("PUT", fmt.Sprintf("/urls/%v", u["id"]), map[string]any{"original_url": "http://10.0.0.1/"})
+				if r.status != 422 {
+					t.Fatalf("PUT to a private target: %d %s", r.status, r.body)
 				}
 			}
 		})

@@ -32,6 +32,8 @@ type Deps struct {
 	Cache     *cache.Cache
 	Publisher Publisher
 	BodyLimit int64
+	// BlockPrivateTargets refuses original URLs whose host is a private address.
+	BlockPrivateTargets bool
 }
 
 type handlers struct{ Deps }
@@ -58,7 +60,7 @@ func (h handlers) create(w http.ResponseWriter, r *http.Request) {
 	original := body.String("original_url", true)
 	title := body.String("title", false)
 	code := body.String("short_code", false)
-	checkURL(body, original, title)
+	h.checkURL(body, original, title)
 	if code != nil {
 		if msg := domain.CheckShortCode(*code); msg != "" {
 			body.Invalid("short_code", msg)
@@ -84,9 +86,13 @@ func (h handlers) create(w http.ResponseWriter, r *http.Request) {
 }
 
 // checkURL validates the fields that are present and well-typed.
-func checkURL(body *web.Object, original, title *string) {
+func (h handlers) checkURL(body *web.Object, original, title *string) {
 	if original != nil {
-		if msg := domain.CheckOriginalURL(*original); msg != "" {
+		msg := domain.CheckOriginalURL(*original)
+		if msg == "" && h.BlockPrivateTargets {
+			msg = domain.CheckPublicTarget(*original)
+		}
+		if msg != "" {
 			body.Invalid("original_url", msg)
 		}
 	}
@@ -165,7 +171,7 @@ func (h handlers) update(w http.ResponseWriter, r *http.Request) {
 		IsActive:    body.Bool("is_active", false),
 		OriginalURL: body.String("original_url", false),
 	}
-	checkURL(body, p.OriginalURL, p.Title)
+	h.checkURL(body, p.OriginalURL, p.Title)
 	if err := body.Err(); err != nil {
 		web.Error(w, r, err)
 		return

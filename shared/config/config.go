@@ -35,6 +35,10 @@ type Config struct {
 	ClickBatchSize      int           `envconfig:"CLICK_BATCH_SIZE" default:"256"`
 	ClickFlushInterval  time.Duration `envconfig:"CLICK_FLUSH_INTERVAL" default:"20ms"`
 
+	// BlockPrivateTargets refuses short links to loopback, private and link-local
+	// addresses, for a public service whose users should not reach its own network.
+	BlockPrivateTargets bool `envconfig:"BLOCK_PRIVATE_TARGETS" default:"false"`
+
 	BodyLimit int64 `envconfig:"BODY_LIMIT" default:"1048576"`
 	BulkLimit int64 `envconfig:"BULK_LIMIT" default:"10485760"`
 
