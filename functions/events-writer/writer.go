@@ -58,6 +58,14 @@ func (h handlers) receive(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n, err := h.Store.StoreEvents(r.Context(), []domain.Audit{a})
+	if domain.KindOf(err) == domain.BadRequest {
+		// The database refuses the event's own values: no retry can store it, so the
+		// broker must not redeliver it forever (it goes to the dead-letter sink instead).
+		h.Metrics.WriterRejected.Inc()
+		slog.ErrorContext(r.Context(), "event refused by the log", "err", err, "event_id", ev.ID(), "type", ev.Type())
+		web.Error(w, r, err)
+		return
+	}
 	if err != nil {
 		h.Metrics.WriterFailures.Inc()
 		// Whatever went wrong, the event is fine: make the broker retry it.
