@@ -363,6 +363,25 @@ func TestTraefikRoutesMatchRoutingTable(t *testing.T) {
 	}
 }
 
+// TestProbePathsNotPublic checks that func-go's plain-text probe answers cannot be reached
+// from outside: Traefik rewrites those paths to ones func-go's exact patterns do not take,
+// so the function's own router answers them as JSON.
+func TestProbePathsNotPublic(t *testing.T) {
+	ir, mws := traefik(t, builds(t)["platform/traefik"], "shortener")
+	for _, probe := range []string{"/health/readiness", "/health/liveness"} {
+		forwarded, err := ForwardedPath(ir, mws, probe)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if forwarded == probe {
+			t.Errorf("%s reaches func-go's probe handler from outside", probe)
+		}
+	}
+	if got, _ := ForwardedPath(ir, mws, "/health"); got != "/health" {
+		t.Errorf("/health forwarded as %q", got)
+	}
+}
+
 func traefik(t testing.TB, docs []*Doc, name string) (*IngressRoute, map[string]*Middleware) {
 	t.Helper()
 	var ir *IngressRoute

@@ -81,3 +81,34 @@ func CheckRoutes(ir *IngressRoute, middlewares map[string]*Middleware, namespace
 	}
 	return errors.Join(errs...)
 }
+
+// ForwardedPath returns the path Traefik forwards a request for path on PublicHost with:
+// the highest-priority matching route's path-rewriting middlewares applied in order.
+func ForwardedPath(ir *IngressRoute, middlewares map[string]*Middleware, path string) (string, error) {
+	best := -1
+	for i, r := range ir.Spec.Routes {
+		rule, err := ParseRule(r.Match)
+		if err != nil {
+			return "", err
+		}
+		if rule.Matches(PublicHost, path) && (best < 0 || r.Priority > ir.Spec.Routes[best].Priority) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return "", fmt.Errorf("no route matches %s", path)
+	}
+	for _, ref := range ir.Spec.Routes[best].Middlewares {
+		m, ok := middlewares[ref.Name]
+		if !ok {
+			return "", fmt.Errorf("middleware %s does not exist", ref.Name)
+		}
+		if m.Spec.ReplacePathRegex != nil {
+			var err error
+			if path, err = m.Spec.ReplacePathRegex.Rewrite(path); err != nil {
+				return "", err
+			}
+		}
+	}
+	return path, nil
+}

@@ -67,8 +67,28 @@ type Middleware struct {
 
 // MiddlewareSpec holds exactly one middleware.
 type MiddlewareSpec struct {
-	Headers        *Headers        `json:"headers,omitempty"`
-	RedirectScheme *RedirectScheme `json:"redirectScheme,omitempty"`
+	Headers          *Headers          `json:"headers,omitempty"`
+	RedirectScheme   *RedirectScheme   `json:"redirectScheme,omitempty"`
+	ReplacePathRegex *ReplacePathRegex `json:"replacePathRegex,omitempty"`
+}
+
+// ReplacePathRegex is Traefik's replacePathRegex middleware: the path is rewritten with Go's
+// regexp (Traefik's own), $1 and the like expanding to the groups.
+type ReplacePathRegex struct {
+	Regex       string `json:"regex"`
+	Replacement string `json:"replacement"`
+}
+
+// Rewrite returns path as the middleware forwards it.
+func (m *ReplacePathRegex) Rewrite(path string) (string, error) {
+	re, err := regexp.Compile(m.Regex)
+	if err != nil {
+		return "", fmt.Errorf("replacePathRegex.regex: %w", err)
+	}
+	if !re.MatchString(path) {
+		return path, nil
+	}
+	return re.ReplaceAllString(path, m.Replacement), nil
 }
 
 // Headers is Traefik's headers middleware; a "Host" custom request header sets req.Host.
@@ -119,6 +139,12 @@ func (m *Middleware) Check() error {
 	n := 0
 	if m.Spec.Headers != nil {
 		n++
+	}
+	if m.Spec.ReplacePathRegex != nil {
+		n++
+		if _, err := m.Spec.ReplacePathRegex.Rewrite("/"); err != nil {
+			return err
+		}
 	}
 	if m.Spec.RedirectScheme != nil {
 		n++
