@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/urlshort/shortener/shared/domain"
@@ -19,15 +20,21 @@ type AuditWriter interface {
 	AppendEvents(ctx context.Context, audits []domain.Audit) error
 }
 
-// clickQueue bounds the clicks waiting in memory; past it Record blocks the redirect that
-// calls it rather than drop a click.
+// clickQueue is how many clicks wait in memory at most: about 4 s of a heavy redirect
+// flood, and 6 MiB or so. A click that finds it full is dropped and counted (see Record).
 const clickQueue = 1 << 16
+
+// dropWarnEvery spaces the warnings about dropped clicks: during an outage every redirect
+// drops one, and a log line each would bury the log. The counter stays exact.
+const dropWarnEvery = 5 * time.Second
 
 // Clicks takes click events off the redirect response path: Record only queues, and a
 // background loop writes them to the outbox in batches (every size clicks or interval,
 // whichever comes first), then hands them to the publisher. Close flushes what is queued,
 // which is what Knative's SIGTERM on scale-down triggers; only a SIGKILL can lose the
-// clicks of the current batch.
+// clicks of the current batch uncounted. While PostgreSQL cannot take the batches the
+// queue fills, and clicks past it are dropped and counted in shortener_clicks_lost_total:
+// a redirect never waits for its click.
 type Clicks struct {
 	store    AuditWriter
 	pub      *Publisher
@@ -38,6 +45,15 @@ type Clicks struct {
 	ch   chan domain.Click
 	done chan struct{}
 	once sync.Once
+
+	// abandon ends the retries of Close once its deadline passed; what is left is
+	// counted as lost, in abandoned too.
+	abandon   context.Context
+	cancel    context.CancelFunc
+	abandoned atomic.Int64
+
+	dropped  atomic.Int64 // clicks dropped at a full queue since the last warning
+	lastWarn atomic.Int64 // when that warning was logged, in Unix nanoseconds
 }
 
 // NewClicks starts the batching loop.
@@ -46,25 +62,50 @@ func NewClicks(store AuditWriter, pub *Publisher, m *metrics.Metrics, size int, 
 		store: store, pub: pub, metrics: m, size: max(size, 1), interval: interval,
 		ch: make(chan domain.Click, clickQueue), done: make(chan struct{}),
 	}
+	c.abandon, c.cancel = context.WithCancel(context.Background())
 	go c.run()
 	return c
 }
 
-// Record queues one click.
+// Record queues one click and never blocks: a click that finds the queue full (PostgreSQL
+// has not taken a batch for a while) is dropped and counted in shortener_clicks_lost_total,
+// so the redirect that made it is answered whatever happens to PostgreSQL. It must not be
+// called after Close.
 func (c *Clicks) Record(cl domain.Click) {
 	c.metrics.ClicksBuffered.Inc()
-	c.ch <- cl
+	select {
+	case c.ch <- cl:
+	default:
+		c.metrics.ClicksBuffered.Dec()
+		c.metrics.ClicksLost.Inc()
+		c.warnDropped()
+	}
 }
 
-// Close stops taking clicks and flushes the queue, waiting for it until ctx ends; clicks
-// still unwritten then are counted as lost.
+// warnDropped logs at most one warning per dropWarnEvery, with the clicks dropped since
+// the previous one.
+func (c *Clicks) warnDropped() {
+	c.dropped.Add(1)
+	now, last := time.Now().UnixNano(), c.lastWarn.Load()
+	if now-last < int64(dropWarnEvery) || !c.lastWarn.CompareAndSwap(last, now) {
+		return
+	}
+	slog.Warn("click queue full: clicks dropped, redirects still answered",
+		"clicks", c.dropped.Swap(0), "queue", cap(c.ch))
+}
+
+// Close stops taking clicks and flushes the queue, waiting for it until ctx ends; then
+// it stops retrying, and the clicks still unwritten are counted as lost.
 func (c *Clicks) Close(ctx context.Context) {
 	c.once.Do(func() { close(c.ch) })
 	select {
 	case <-c.done:
+		return
 	case <-ctx.Done():
-		slog.Error("clicks not flushed before shutdown deadline")
 	}
+	c.cancel()
+	<-c.done // quick now: the write in flight is cancelled and nothing else is tried
+	slog.Error("clicks not flushed before shutdown deadline", "lost", c.abandoned.Load())
 }
 
 func (c *Clicks) run() {
@@ -131,12 +172,28 @@ func plain(s string) bool {
 	return true
 }
 
-// flushAttempts bounds the retries of one batch while PostgreSQL is down (about 30 s of
-// backoff in all), so a long outage cannot grow memory without bound.
-const flushAttempts = 10
+// flushBudget is how long one batch is retried while PostgreSQL refuses it or does not
+// answer: long enough for a restart or a CNPG failover (seconds to about 30 s), which is
+// when retrying pays. Past it the batch is dropped and counted, and the loop takes the
+// next one: a batch that can never be written must not stop every later click. Memory
+// does not depend on it; the queue bounds that.
+const flushBudget = 30 * time.Second
+
+// Each attempt waits flushBackoff at first, doubling to flushBackoffMax, and may take
+// flushAttemptTimeout: a batch is written in milliseconds, and a frozen server (SIGSTOP,
+// a network partition) would otherwise hold the loop until TCP gives up.
+const (
+	flushBackoff        = 50 * time.Millisecond
+	flushBackoffMax     = 5 * time.Second
+	flushAttemptTimeout = 5 * time.Second
+)
 
 func (c *Clicks) flush(buf []domain.Click) {
 	if len(buf) == 0 {
+		return
+	}
+	if c.abandon.Err() != nil {
+		c.lose(len(buf), len(buf))
 		return
 	}
 	audits := make([]domain.Audit, 0, len(buf))
@@ -163,23 +220,15 @@ func (c *Clicks) flush(buf []domain.Click) {
 	if direct {
 		write = c.store.AppendEvents
 	}
-	wait := 50 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err := write(ctx, audits)
-		cancel()
-		if err == nil {
-			break
-		}
-		if attempt == flushAttempts {
-			slog.Error("clicks dropped: outbox unwritable", "err", err, "clicks", len(audits))
-			c.metrics.ClicksLost.Add(float64(len(audits)))
-			c.metrics.ClicksBuffered.Sub(float64(len(buf)))
+	if err := c.write(write, audits); err != nil {
+		if c.abandon.Err() != nil {
+			c.lose(len(audits), len(buf))
 			return
 		}
-		slog.Warn("click batch write failed, retrying", "err", err, "attempt", attempt)
-		time.Sleep(wait)
-		wait = min(wait*2, 5*time.Second)
+		slog.Error("clicks dropped: outbox unwritable", "err", err, "clicks", len(audits), "retried", flushBudget)
+		c.metrics.ClicksLost.Add(float64(len(audits)))
+		c.metrics.ClicksBuffered.Sub(float64(len(buf)))
+		return
 	}
 	c.metrics.ClicksBuffered.Sub(float64(len(buf)))
 	if direct {
@@ -187,4 +236,37 @@ func (c *Clicks) flush(buf []domain.Click) {
 		return
 	}
 	c.pub.Publish(audits)
+}
+
+// write retries one batch with backoff for flushBudget at most, or until Close abandons
+// it, and returns the last error.
+func (c *Clicks) write(write func(context.Context, []domain.Audit) error, audits []domain.Audit) error {
+	deadline := time.Now().Add(flushBudget)
+	wait := flushBackoff
+	for attempt := 1; ; attempt++ {
+		ctx, cancel := context.WithTimeout(c.abandon, min(flushAttemptTimeout, time.Until(deadline)))
+		err := write(ctx, audits)
+		cancel()
+		// An attempt that could only start at the deadline would fail for want of time
+		// and hide the real error.
+		if err == nil || c.abandon.Err() != nil || wait >= time.Until(deadline) {
+			return err
+		}
+		slog.Warn("click batch write failed, retrying", "err", err, "attempt", attempt, "in", wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-c.abandon.Done():
+			t.Stop()
+		}
+		wait = min(wait*2, flushBackoffMax)
+	}
+}
+
+// lose counts the clicks Close gave up on: lost of them, besides any already counted,
+// out of buffered taken off the queue.
+func (c *Clicks) lose(lost, buffered int) {
+	c.abandoned.Add(int64(lost))
+	c.metrics.ClicksLost.Add(float64(lost))
+	c.metrics.ClicksBuffered.Sub(float64(buffered))
 }

@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -180,4 +183,137 @@ func TestClicksPublished(t *testing.T) {
 	if p := db.pending(t); p != 0 {
 		t.Errorf("pending = %d, want 0", p)
 	}
+}
+
+// frozen writes through to a real store unless frozen, when each write waits for its
+// context to end, as a write to a SIGSTOPped PostgreSQL does.
+type frozen struct {
+	testDB
+	frozen  atomic.Bool
+	waiting atomic.Int64 // writes waiting now
+}
+
+func (f *frozen) hang(ctx context.Context) error {
+	f.waiting.Add(1)
+	defer f.waiting.Add(-1)
+	<-ctx.Done()
+	return domain.Unavailablef(ctx.Err(), "database unavailable")
+}
+
+func (f *frozen) WriteAudits(ctx context.Context, audits []domain.Audit) error {
+	if f.frozen.Load() {
+		return f.hang(ctx)
+	}
+	return f.testDB.WriteAudits(ctx, audits)
+}
+
+// TestClicksRecordNeverBlocks: with every write hanging, Record still returns at once;
+// the clicks past the queue are counted lost, and once the store answers again the rest
+// are stored, so that stored + lost is every click recorded.
+func TestClicksRecordNeverBlocks(t *testing.T) {
+	t.Parallel()
+	f := &frozen{testDB: newDB(t)}
+	f.frozen.Store(true)
+	m := metrics.New()
+	c := events.NewClicks(f, nil, m, 1000, 10*time.Millisecond)
+	c.Record(click(0))
+	eventually(t, "the first batch's write hangs", func() bool { return f.waiting.Load() == 1 })
+
+	const n = 1<<16 + 5000 // more than the queue holds
+	start := time.Now()
+	recorded := make(chan struct{})
+	go func() {
+		defer close(recorded)
+		for i := 1; i < n; i++ {
+			c.Record(click(i))
+		}
+	}()
+	select {
+	case <-recorded:
+	case <-time.After(3 * time.Second):
+		t.Fatalf("%d Record calls still blocked after 3 s while the store hung", n)
+	}
+	t.Logf("%d clicks recorded in %v with the store hung", n, time.Since(start))
+	lost := value(t, m.ClicksLost)
+	if lost == 0 {
+		t.Fatal("no click counted lost although the queue overflowed")
+	}
+	if b := value(t, m.ClicksBuffered); b+lost != n {
+		t.Errorf("buffered %v + lost %v = %v, want %d", b, lost, b+lost, n)
+	}
+
+	f.frozen.Store(false) // the hung attempt times out and the retry writes it
+	closeClicks(t, c)
+	if p := f.pending(t); float64(p)+value(t, m.ClicksLost) != n {
+		t.Errorf("stored %d + lost %v != recorded %d", p, value(t, m.ClicksLost), n)
+	}
+	if lost2 := value(t, m.ClicksLost); lost2 != lost {
+		t.Errorf("lost grew from %v to %v after the store came back", lost, lost2)
+	}
+	if b := value(t, m.ClicksBuffered); b != 0 {
+		t.Errorf("buffered gauge = %v after flush, want 0", b)
+	}
+	t.Logf("%v of them lost, the rest stored", lost)
+}
+
+// TestClicksCloseAbandonsAtDeadline: when the store hangs through shutdown, Close returns
+// soon after its deadline and counts every unwritten click as lost.
+func TestClicksCloseAbandonsAtDeadline(t *testing.T) {
+	t.Parallel()
+	f := &frozen{testDB: newDB(t)}
+	f.frozen.Store(true)
+	m := metrics.New()
+	c := events.NewClicks(f, nil, m, 10, time.Hour)
+	const n = 95
+	for i := range n {
+		c.Record(click(i))
+	}
+	eventually(t, "a write hangs", func() bool { return f.waiting.Load() == 1 })
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	c.Close(ctx)
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Close took %v with a 200 ms deadline", d)
+	}
+	if v := value(t, m.ClicksLost); v != n {
+		t.Errorf("lost = %v, want %d", v, n)
+	}
+	if v := value(t, m.ClicksBuffered); v != 0 {
+		t.Errorf("buffered gauge = %v, want 0", v)
+	}
+	if p := f.pending(t); p != 0 {
+		t.Errorf("outbox holds %d, want 0", p)
+	}
+}
+
+// TestClicksHungSinkBounded: a sink that never answers holds a click batch's delivery
+// for the send deadline, not forever; the clicks wait in the outbox for the relay.
+func TestClicksHungSinkBounded(t *testing.T) {
+	t.Parallel()
+	db := newDB(t)
+	release := make(chan struct{})
+	hung := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-release }))
+	defer hung.Close()
+	defer close(release) // before Close, which waits for the handlers
+	p, m := newPublisher(t, hung.URL, db.Store)
+	c := events.NewClicks(db.Store, p, m, 1000, time.Hour)
+	for i := range 3 {
+		c.Record(click(i))
+	}
+	closeClicks(t, c)
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	defer cancel()
+	start := time.Now()
+	p.Wait(ctx)
+	if ctx.Err() != nil {
+		t.Fatal("delivery to a hung sink still running after 15 s")
+	}
+	if v := value(t, m.EventsFailed); v != 3 {
+		t.Errorf("delivery failures = %v, want 3", v)
+	}
+	if n := db.pending(t); n != 3 {
+		t.Errorf("outbox holds %d, want 3 for the relay", n)
+	}
+	t.Logf("hung deliveries given up after %v", time.Since(start))
 }

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
@@ -23,6 +24,20 @@ type Acker interface {
 
 // parallel bounds the deliveries in flight from one publisher.
 const parallel = 16
+
+// Deadlines of background delivery, so that a hung sink or a frozen PostgreSQL cannot
+// hold a goroutine (and one of the parallel slots) forever; what times out stays in the
+// outbox and the relay sends it again.
+const (
+	// sendTimeout bounds one CloudEvent's delivery: a broker's ingress or the
+	// events-writer acknowledges in milliseconds, so seconds without an answer mean a
+	// hung sink.
+	sendTimeout = 5 * time.Second
+	// ackTimeout bounds one outbox statement (mark-sent, backoff reset, the in-process
+	// move): single statements on the outbox's indexes, milliseconds when the database
+	// is well.
+	ackTimeout = 5 * time.Second
+)
 
 // Mover delivers outbox rows to the audit log in-process, when the log is in the same
 // database (the all-in-one server).
@@ -84,7 +99,8 @@ func (p *Publisher) countEmitted(audits []domain.Audit) {
 	}
 }
 
-// Publish sends audits in the background, right after the mutation committed.
+// Publish sends audits in the background, right after the mutation committed. The
+// request is answered by then, so its context cannot bound the send: Send's deadlines do.
 func (p *Publisher) Publish(audits []domain.Audit) {
 	if p == nil || len(audits) == 0 {
 		return
@@ -98,7 +114,8 @@ func (p *Publisher) Publish(audits []domain.Audit) {
 }
 
 // Send delivers audits and acknowledges the delivered ones in the outbox; it returns how
-// many were delivered.
+// many were delivered. Each delivery has sendTimeout and each outbox statement
+// ackTimeout, within ctx.
 func (p *Publisher) Send(ctx context.Context, audits []domain.Audit) int {
 	if p.local != nil {
 		return p.move(ctx, audits)
@@ -122,6 +139,8 @@ func (p *Publisher) Send(ctx context.Context, audits []domain.Audit) int {
 	}
 	wg.Wait()
 	if len(acked) > 0 {
+		ctx, cancel := context.WithTimeout(ctx, ackTimeout)
+		defer cancel()
 		if err := p.acker.MarkSent(ctx, acked); err != nil {
 			// Accepted but not marked: the relay may send them again, and the writer's
 			// idempotent insert makes that harmless.
@@ -138,7 +157,10 @@ func (p *Publisher) deliver(ctx context.Context, a domain.Audit) bool {
 		p.metrics.EventsFailed.Inc()
 		return false
 	}
-	if res := p.client.Send(ctx, ev); !cloudevents.IsACK(res) {
+	sendCtx, cancel := context.WithTimeout(ctx, sendTimeout)
+	res := p.client.Send(sendCtx, ev)
+	cancel()
+	if !cloudevents.IsACK(res) {
 		slog.Warn("event delivery failed", "err", res, "event_id", a.EventID, "type", ev.Type())
 		p.metrics.EventsFailed.Inc()
 		p.failing.Store(true)
@@ -147,6 +169,8 @@ func (p *Publisher) deliver(ctx context.Context, a domain.Audit) bool {
 	p.metrics.EventsAcked.Inc()
 	if p.failing.CompareAndSwap(true, false) {
 		// The sink is back: what waits out a backoff is due now, for the relay.
+		ctx, cancel := context.WithTimeout(ctx, ackTimeout)
+		defer cancel()
 		if err := p.acker.ResetOutboxBackoff(ctx); err != nil {
 			slog.Warn("outbox backoff reset failed", "err", err)
 		}
@@ -159,6 +183,8 @@ func (p *Publisher) move(ctx context.Context, audits []domain.Audit) int {
 	for i, a := range audits {
 		ids[i] = a.EventID
 	}
+	ctx, cancel := context.WithTimeout(ctx, ackTimeout)
+	defer cancel()
 	if _, err := p.local.MoveOutbox(ctx, ids); err != nil {
 		slog.Warn("in-process event delivery failed", "err", err, "events", len(ids))
 		p.metrics.EventsFailed.Add(float64(len(ids)))

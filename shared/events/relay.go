@@ -16,6 +16,11 @@ type Claimer interface {
 // relayBatch is how many events one relay pass claims at most.
 const relayBatch = 500
 
+// claimTimeout bounds one claim of due events: one statement over the outbox's due
+// index, milliseconds when the database is well. A frozen PostgreSQL would otherwise hold
+// the relay's pass until Stop, and every later tick with it. Send bounds the rest.
+const claimTimeout = 5 * time.Second
+
 // Relay re-sends what the sink has not acknowledged: at start, then on every tick. The
 // outbox lease gives each event its own exponential backoff, and keeps relays of several
 // instances from sending the same event at the same time.
@@ -53,7 +58,9 @@ func (r *Relay) Run(ctx context.Context) {
 // Pass claims and sends due events until none are left or a batch fails entirely.
 func (r *Relay) Pass(ctx context.Context) {
 	for ctx.Err() == nil {
-		due, err := r.outbox.ClaimOutbox(ctx, relayBatch)
+		claimCtx, cancel := context.WithTimeout(ctx, claimTimeout)
+		due, err := r.outbox.ClaimOutbox(claimCtx, relayBatch)
+		cancel()
 		if err != nil {
 			slog.Warn("outbox relay: claim failed", "err", err)
 			return
