@@ -7,7 +7,7 @@ COVER_MIN ?= 70
 IMAGE ?= registry.example.com/shortener:latest
 FUNCTIONS := health users urls redirect events events-writer
 
-.PHONY: help run seed test cover acceptance offline lint bench build deploy manifests platform
+.PHONY: help run seed test cover acceptance offline fuzz lint bench build deploy manifests platform
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
@@ -19,7 +19,7 @@ run: ## serve the whole API on :8080 (DATABASE_URL/VALKEY_URL as given; unset: t
 seed: ## generate the seed CSVs under .dev/seed and load them into an empty database
 	deps=$$($(GO) run ./functions/cmd/devdeps) && env $$deps $(GO) run ./functions/cmd/seed -dir .dev/seed
 
-test: cover offline acceptance ## every test: Go tests with coverage gate, offline manifest proofs, acceptance suite
+test: cover offline acceptance fuzz ## every test: Go tests with coverage gate, offline manifest proofs, acceptance suite, fuzz pass
 
 cover: ## Go tests against real PostgreSQL and Valkey/Redis; fails under $(COVER_MIN)% statement coverage
 	$(GO) test -count=1 -coverpkg=$$($(GO) list ./... | grep -v /cmd/ | paste -sd,) -coverprofile=coverage.out ./...
@@ -31,6 +31,10 @@ offline: ## offline proofs of the cluster manifests, rules and dashboards (neste
 
 acceptance: ## the black-box suite of ../shared/acceptance against a freshly started all-in-one server
 	bash .ci/acceptance.sh
+
+fuzz: ## zzuf-mutated and hand-written malformed requests over every route of a fresh all-in-one server: no 5xx, JSON errors
+	@command -v zzuf >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq --no-install-recommends zzuf >/dev/null; } || true
+	bash .ci/blackbox.sh
 
 lint: ## gofmt, go vet, staticcheck
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
