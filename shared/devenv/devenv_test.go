@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/urlshort/shortener/shared/devenv"
 	"github.com/urlshort/shortener/shared/store"
+	"github.com/urlshort/shortener/shared/store/storetest"
 )
 
 // deadPort returns a loopback port where nothing listens (it was just free).
@@ -32,28 +34,39 @@ func ctx(t *testing.T) context.Context {
 	return c
 }
 
-// needLocalPostgres skips (fails in CI) unless the machine's default server answers, which these tests use as
-// the "configured" server.
-func needLocalPostgres(t *testing.T) {
+// found returns the host:port of the server devenv picks with nothing configured (the
+// machine's default port, or a private server), which the tests then configure by
+// another name; it fails in CI and skips elsewhere when there is none.
+func found(t *testing.T, what, env string, find func() (string, error)) string {
 	t.Helper()
-	if err := store.PingURL(ctx(t), "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("PostgreSQL at 127.0.0.1:5432 unavailable in CI: %v", err)
-		}
-		t.Skipf("SKIPPED: PostgreSQL at 127.0.0.1:5432 unavailable: %v", err)
+	t.Setenv(env, "")
+	u, err := find()
+	if err != nil {
+		storetest.Unavailable(t, what, err)
 	}
+	p, err := url.Parse(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.Port()
+}
+
+func postgresPort(t *testing.T) string {
+	return found(t, "PostgreSQL", "DATABASE_URL", func() (string, error) {
+		return devenv.Postgres(ctx(t), devenv.Dir(), store.PingURL)
+	})
 }
 
 func TestPostgres(t *testing.T) {
-	needLocalPostgres(t)
+	port := postgresPort(t)
 	t.Run("ConfiguredAnswers", func(t *testing.T) {
 		// localhost and the extra parameter tell the configured server from the fallback.
-		t.Setenv("DATABASE_URL", "postgresql://postgres@localhost:5432/mydb?sslmode=disable&application_name=devenvtest")
+		t.Setenv("DATABASE_URL", "postgresql://postgres@localhost:"+port+"/mydb?sslmode=disable&application_name=devenvtest")
 		got, err := devenv.Postgres(ctx(t), t.TempDir(), store.PingURL)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := "postgresql://postgres@localhost:5432/postgres?sslmode=disable&application_name=devenvtest"; got != want {
+		if want := "postgresql://postgres@localhost:" + port + "/postgres?sslmode=disable&application_name=devenvtest"; got != want {
 			t.Fatalf("admin URL %q, want %q (the configured server)", got, want)
 		}
 	})
@@ -81,6 +94,9 @@ func TestPostgres(t *testing.T) {
 		}
 	})
 	t.Run("UnsetTakesTheDefaultPort", func(t *testing.T) {
+		if store.PingURL(ctx(t), "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable") != nil {
+			t.Skip("SKIPPED: nothing answers at 127.0.0.1:5432 (the private server is in use)")
+		}
 		t.Setenv("DATABASE_URL", "")
 		got, err := devenv.Postgres(ctx(t), t.TempDir(), store.PingURL)
 		if err != nil {
@@ -94,18 +110,11 @@ func TestPostgres(t *testing.T) {
 
 func TestRedis(t *testing.T) {
 	t.Setenv("VALKEY_PASSWORD", "")
-	if c, err := net.DialTimeout("tcp", "127.0.0.1:6379", time.Second); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("Redis at 127.0.0.1:6379 unavailable in CI: %v", err)
-		}
-		t.Skipf("SKIPPED: Redis at 127.0.0.1:6379 unavailable: %v", err)
-	} else {
-		c.Close()
-	}
+	port := found(t, "Valkey/Redis", "VALKEY_URL", func() (string, error) { return devenv.Redis(ctx(t), devenv.Dir()) })
 	t.Run("ConfiguredAnswers", func(t *testing.T) {
-		t.Setenv("VALKEY_URL", "redis://localhost:6379/5")
+		t.Setenv("VALKEY_URL", "redis://localhost:"+port+"/5")
 		got, err := devenv.Redis(ctx(t), t.TempDir())
-		if err != nil || got != "redis://localhost:6379/5" {
+		if err != nil || got != "redis://localhost:"+port+"/5" {
 			t.Fatalf("got %q, %v; want the configured URL as given", got, err)
 		}
 	})
@@ -125,13 +134,17 @@ func TestRedis(t *testing.T) {
 	})
 	t.Run("ConfiguredNotRedis", func(t *testing.T) {
 		// PostgreSQL's port answers TCP but not RESP.
-		needLocalPostgres(t)
-		t.Setenv("VALKEY_URL", "redis://127.0.0.1:5432/0")
+		t.Setenv("VALKEY_URL", "redis://127.0.0.1:"+postgresPort(t)+"/0")
 		if _, err := devenv.Redis(ctx(t), t.TempDir()); !errors.Is(err, devenv.ErrConfigured) {
 			t.Fatalf("got %v, want ErrConfigured", err)
 		}
 	})
 	t.Run("UnsetTakesTheDefaultPort", func(t *testing.T) {
+		if c, err := net.DialTimeout("tcp", "127.0.0.1:6379", time.Second); err != nil {
+			t.Skip("SKIPPED: nothing answers at 127.0.0.1:6379 (the private server is in use)")
+		} else {
+			c.Close()
+		}
 		t.Setenv("VALKEY_URL", "")
 		got, err := devenv.Redis(ctx(t), t.TempDir())
 		if err != nil || got != "redis://127.0.0.1:6379/0" {

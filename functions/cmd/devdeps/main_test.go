@@ -7,30 +7,35 @@ import (
 	"encoding/hex"
 	"errors"
 	"net"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/urlshort/shortener/shared/devenv"
 	"github.com/urlshort/shortener/shared/store"
+	"github.com/urlshort/shortener/shared/store/storetest"
 )
 
-const local = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-
-func setup(t *testing.T) (context.Context, string) {
+// setup returns a context, a database name of the test's own (dropped afterwards) and the
+// admin URL and port of the server devdeps picks with nothing configured.
+func setup(t *testing.T) (ctx context.Context, name, local, port string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
-	if err := store.PingURL(ctx, local); err != nil {
-		t.Skipf("SKIPPED: PostgreSQL at 127.0.0.1:5432 unavailable: %v", err)
-	}
-	b := make([]byte, 5)
-	_, _ = rand.Read(b)
-	name := "devdeps_" + hex.EncodeToString(b)
-	t.Cleanup(func() { _ = store.DropDatabase(context.Background(), local, name) })
+	t.Setenv("DATABASE_URL", "")
 	t.Setenv("VALKEY_URL", "")
 	t.Setenv("VALKEY_SENTINEL_ADDRS", "")
-	return ctx, name
+	local, err := devenv.Postgres(ctx, devenv.Dir(), store.PingURL)
+	if err != nil {
+		storetest.Unavailable(t, "PostgreSQL", err)
+	}
+	u, _ := url.Parse(local)
+	b := make([]byte, 5)
+	_, _ = rand.Read(b)
+	name = "devdeps_" + hex.EncodeToString(b)
+	t.Cleanup(func() { _ = store.DropDatabase(context.Background(), local, name) })
+	return ctx, name, local, u.Port()
 }
 
 func deadPort(t *testing.T) string {
@@ -45,8 +50,8 @@ func deadPort(t *testing.T) string {
 
 func TestRun(t *testing.T) {
 	t.Run("ConfiguredDatabaseUsedAsGiven", func(t *testing.T) {
-		ctx, name := setup(t)
-		given := "postgres://postgres@localhost:5432/" + name + "?sslmode=disable"
+		ctx, name, _, port := setup(t)
+		given := "postgres://postgres@localhost:" + port + "/" + name + "?sslmode=disable"
 		t.Setenv("DATABASE_URL", given)
 		var out bytes.Buffer
 		if err := run(ctx, nil, &out, &bytes.Buffer{}); err != nil {
@@ -60,20 +65,19 @@ func TestRun(t *testing.T) {
 		}
 	})
 	t.Run("ExplicitDBOnConfiguredServer", func(t *testing.T) {
-		ctx, name := setup(t)
-		t.Setenv("DATABASE_URL", "postgres://postgres@localhost:5432/mydb?sslmode=disable")
+		ctx, name, _, port := setup(t)
+		t.Setenv("DATABASE_URL", "postgres://postgres@localhost:"+port+"/mydb?sslmode=disable")
 		var out bytes.Buffer
 		if err := run(ctx, []string{"-db", name, "-fresh"}, &out, &bytes.Buffer{}); err != nil {
 			t.Fatal(err)
 		}
-		want := "DATABASE_URL=postgres://postgres@localhost:5432/" + name + "?sslmode=disable\n"
+		want := "DATABASE_URL=postgres://postgres@localhost:" + port + "/" + name + "?sslmode=disable\n"
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("printed %q, want %q", out.String(), want)
 		}
 	})
 	t.Run("UnsetFallsBackToTheDefaultServer", func(t *testing.T) {
-		ctx, name := setup(t)
-		t.Setenv("DATABASE_URL", "")
+		ctx, name, local, _ := setup(t)
 		var out bytes.Buffer
 		if err := run(ctx, []string{"-db", name}, &out, &bytes.Buffer{}); err != nil {
 			t.Fatal(err)
@@ -83,7 +87,7 @@ func TestRun(t *testing.T) {
 		}
 	})
 	t.Run("ConfiguredDatabaseDownStops", func(t *testing.T) {
-		ctx, _ := setup(t)
+		ctx, _, _, _ := setup(t)
 		t.Setenv("DATABASE_URL", "postgres://postgres@127.0.0.1:"+deadPort(t)+"/mydb?sslmode=disable")
 		var out bytes.Buffer
 		err := run(ctx, nil, &out, &bytes.Buffer{})
@@ -92,8 +96,7 @@ func TestRun(t *testing.T) {
 		}
 	})
 	t.Run("ConfiguredValkeyDownStops", func(t *testing.T) {
-		ctx, name := setup(t)
-		t.Setenv("DATABASE_URL", "")
+		ctx, name, _, _ := setup(t)
 		t.Setenv("VALKEY_URL", "redis://127.0.0.1:"+deadPort(t)+"/0")
 		var out bytes.Buffer
 		err := run(ctx, []string{"-db", name}, &out, &bytes.Buffer{})
