@@ -82,7 +82,9 @@ func (h handlers) redirect(w http.ResponseWriter, r *http.Request) {
 }
 
 // find looks the code up in the cache, then in the store, filling the cache. Unknown
-// codes come back as an inactive redirect so they are cached too.
+// codes come back as an inactive redirect so they are cached too. A row is filled even
+// when the cache failed: the cache keeps a fill it could not make and replays it once
+// Valkey answers, which repairs an entry an outage left older than this row.
 func (h handlers) find(ctx context.Context, code string) (domain.Redirect, bool, error) {
 	lk, cerr := h.Cache.FindRedirect(ctx, code)
 	h.Metrics.CacheResult("redirect", lk.Hit, cerr)
@@ -102,7 +104,7 @@ func (h handlers) find(ctx context.Context, code string) (domain.Redirect, bool,
 	case err != nil:
 		return domain.Redirect{}, false, err
 	}
-	if cerr == nil {
+	if h.Cache != nil {
 		_ = h.Cache.FillRedirect(ctx, code, rd)
 	}
 	return rd, false, nil

@@ -113,14 +113,14 @@ func TestNilCacheIsDisabled(t *testing.T) {
 	}
 	disabled("FillItem", c.FillItem(ctx, cache.URLItem, 1, 1, []byte(`{}`)))
 	disabled("InvalidateItem", c.InvalidateItem(ctx, cache.URLItem, 1, 1))
-	l, err := c.FindRedirect(ctx, "abc")
+	l, err := c.FindRedirect(ctx, "abcd")
 	disabled("FindRedirect", err)
 	if l.Hit || l.Missing {
 		t.Errorf("FindRedirect = %+v on a nil cache", l)
 	}
-	disabled("FillRedirect", c.FillRedirect(ctx, "abc", domain.Redirect{Version: 1}))
-	disabled("FillMissing", c.FillMissing(ctx, "abc"))
-	disabled("InvalidateRedirect", c.InvalidateRedirect(ctx, "abc", 1))
+	disabled("FillRedirect", c.FillRedirect(ctx, "abcd", domain.Redirect{Version: 1}))
+	disabled("FillMissing", c.FillMissing(ctx, "abcd"))
+	disabled("InvalidateRedirect", c.InvalidateRedirect(ctx, "abcd", 1))
 	_, err = c.ListVersion(ctx, cache.URLList)
 	disabled("ListVersion", err)
 	disabled("BumpList", c.BumpList(ctx, cache.URLList, cache.UserList))
@@ -270,59 +270,59 @@ func TestRedirect(t *testing.T) {
 		}
 	})
 	t.Run("FillHitsThenLocal", func(t *testing.T) {
-		if err := c.FillRedirect(ctx, "abc", r1); err != nil {
+		if err := c.FillRedirect(ctx, "abcd", r1); err != nil {
 			t.Fatal(err)
 		}
-		l, err := c.FindRedirect(ctx, "abc")
+		l, err := c.FindRedirect(ctx, "abcd")
 		if err != nil || !l.Hit || l.Missing || l.Redirect != r1 {
 			t.Fatalf("FindRedirect = %+v, %v; want a hit with %+v", l, err, r1)
 		}
-		l, err = c.FindRedirect(ctx, "abc")
+		l, err = c.FindRedirect(ctx, "abcd")
 		if err != nil || !l.Hit || !l.Local || l.Redirect != r1 {
 			t.Fatalf("second FindRedirect = %+v, %v; want a client-side hit", l, err)
 		}
-		wantTTL(t, e, "code:abc")
+		wantTTL(t, e, "code:abcd")
 	})
 	t.Run("OwnInvalidationSeenAtOnce", func(t *testing.T) {
 		// The writer's own next read must not come from its stale memory.
 		for v := int64(2); v < 202; v += 2 {
 			r := r1
 			r.Version = v
-			if err := c.FillRedirect(ctx, "own", r); err != nil {
+			if err := c.FillRedirect(ctx, "ownw", r); err != nil {
 				t.Fatal(err)
 			}
 			for range 2 {
-				if _, err := c.FindRedirect(ctx, "own"); err != nil {
+				if _, err := c.FindRedirect(ctx, "ownw"); err != nil {
 					t.Fatal(err)
 				}
 			}
-			if err := c.InvalidateRedirect(ctx, "own", v+1); err != nil {
+			if err := c.InvalidateRedirect(ctx, "ownw", v+1); err != nil {
 				t.Fatal(err)
 			}
-			if l, err := c.FindRedirect(ctx, "own"); err != nil || l.Hit {
+			if l, err := c.FindRedirect(ctx, "ownw"); err != nil || l.Hit {
 				t.Fatalf("FindRedirect right after InvalidateRedirect = %+v, %v; want a miss", l, err)
 			}
 		}
 	})
 	t.Run("OtherClientInvalidationSeenWithinASecond", func(t *testing.T) {
 		other := e.client(t)
-		if l, _ := c.FindRedirect(ctx, "abc"); !l.Local {
+		if l, _ := c.FindRedirect(ctx, "abcd"); !l.Local {
 			t.Fatalf("precondition: %+v is not a client-side hit", l)
 		}
-		if err := other.InvalidateRedirect(ctx, "abc", 2); err != nil {
+		if err := other.InvalidateRedirect(ctx, "abcd", 2); err != nil {
 			t.Fatal(err)
 		}
 		eventually(t, "first client sees the invalidation", func() bool {
-			l, err := c.FindRedirect(ctx, "abc")
+			l, err := c.FindRedirect(ctx, "abcd")
 			return err == nil && !l.Hit
 		})
 		r2 := r1
 		r2.Version, r2.Location = 2, "https://example.com/2"
-		if err := other.FillRedirect(ctx, "abc", r2); err != nil {
+		if err := other.FillRedirect(ctx, "abcd", r2); err != nil {
 			t.Fatal(err)
 		}
 		eventually(t, "first client sees the new location", func() bool {
-			l, err := c.FindRedirect(ctx, "abc")
+			l, err := c.FindRedirect(ctx, "abcd")
 			return err == nil && l.Hit && l.Redirect == r2
 		})
 	})
@@ -367,10 +367,10 @@ func TestRedirect(t *testing.T) {
 	t.Run("InactiveCached", func(t *testing.T) {
 		off := r1
 		off.Active, off.Version = false, 4
-		if err := c.FillRedirect(ctx, "off", off); err != nil {
+		if err := c.FillRedirect(ctx, "offf", off); err != nil {
 			t.Fatal(err)
 		}
-		if l, _ := c.FindRedirect(ctx, "off"); !l.Hit || l.Redirect.Active {
+		if l, _ := c.FindRedirect(ctx, "offf"); !l.Hit || l.Redirect.Active {
 			t.Errorf("FindRedirect = %+v, want a hit that says inactive", l)
 		}
 	})
@@ -516,10 +516,10 @@ func TestDeadServer(t *testing.T) {
 		{"GetItem", func() error { _, _, err := c.GetItem(ctx, cache.URLItem, 1); return err }},
 		{"FillItem", func() error { return c.FillItem(ctx, cache.URLItem, 1, 1, []byte(`{}`)) }},
 		{"InvalidateItem", func() error { return c.InvalidateItem(ctx, cache.URLItem, 1, 1) }},
-		{"FindRedirect", func() error { _, err := c.FindRedirect(ctx, "abc"); return err }},
-		{"FillRedirect", func() error { return c.FillRedirect(ctx, "abc", domain.Redirect{Version: 1}) }},
-		{"FillMissing", func() error { return c.FillMissing(ctx, "abc") }},
-		{"InvalidateRedirect", func() error { return c.InvalidateRedirect(ctx, "abc", 1) }},
+		{"FindRedirect", func() error { _, err := c.FindRedirect(ctx, "abcd"); return err }},
+		{"FillRedirect", func() error { return c.FillRedirect(ctx, "abcd", domain.Redirect{Version: 1}) }},
+		{"FillMissing", func() error { return c.FillMissing(ctx, "efgh") }},
+		{"InvalidateRedirect", func() error { return c.InvalidateRedirect(ctx, "abcd", 1) }},
 		{"ListVersion", func() error { _, err := c.ListVersion(ctx, cache.URLList); return err }},
 		{"BumpList", func() error { return c.BumpList(ctx, cache.URLList) }},
 		{"GetList", func() error { _, _, _, err := c.GetList(ctx, cache.URLList, 0, "q"); return err }},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/valkey-io/valkey-go"
 )
@@ -32,7 +33,7 @@ func (c *Cache) ListVersion(ctx context.Context, l List) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	ctx, cancel := context.WithTimeout(ctx, readTimeout)
 	defer cancel()
 	key := c.listVersionKey(l)
 	var res valkey.ValkeyResult
@@ -51,13 +52,17 @@ func (c *Cache) ListVersion(ctx context.Context, l List) (int64, error) {
 	return v, nil
 }
 
-// GetList returns a cached page (its JSON and total count) of a family at version.
+// GetList returns a cached page (its JSON and total count) of a family at version; ok
+// is false on a miss, and while Valkey's data cannot be trusted (see the package doc).
 func (c *Cache) GetList(ctx context.Context, l List, version int64, query string) (body []byte, total int64, ok bool, err error) {
 	cl, err := c.get()
 	if err != nil {
 		return nil, 0, false, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	if !c.trusted() {
+		return nil, 0, false, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, readTimeout)
 	defer cancel()
 	s, err := cl.Do(ctx, cl.B().Get().Key(c.listKey(l, version, query)).Build()).ToString()
 	if err = c.failed(err); err != nil {
@@ -77,7 +82,8 @@ func (c *Cache) GetList(ctx context.Context, l List, version int64, query string
 // memory and network for little gain.
 const maxListBytes = 1 << 20
 
-// FillList caches a page read at version.
+// FillList caches a page read at version. Nothing is filled while this process has a
+// bump of the family pending: the version it read is older than its own write.
 func (c *Cache) FillList(ctx context.Context, l List, version int64, query string, body []byte, total int64) error {
 	if len(body) > maxListBytes {
 		return nil
@@ -86,29 +92,56 @@ func (c *Cache) FillList(ctx context.Context, l List, version int64, query strin
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	if c.pendingSeq(c.listVersionKey(l)) != 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, readTimeout)
 	defer cancel()
 	v := strconv.FormatInt(total, 10) + "|" + string(body)
 	return c.failed(cl.Do(ctx, cl.B().Set().Key(c.listKey(l, version, query)).Value(v).Px(c.ttl).Build()).Error())
 }
 
-// BumpList invalidates every cached page of the families after a write.
+// BumpList invalidates every cached page of the families after a write. A bump Valkey
+// does not take is kept and replayed (an extra increment, should the first have landed
+// after all, only costs a miss); the error says only that it did not land yet.
 func (c *Cache) BumpList(ctx context.Context, ls ...List) error {
+	if c == nil {
+		return ErrDisabled
+	}
+	keys := make([]string, len(ls))
+	seqs := make([]uint64, len(ls))
+	for i, l := range ls {
+		keys[i] = c.listVersionKey(l)
+		seqs[i] = c.pendingSeq(keys[i])
+		c.wrote(keys[i])
+	}
 	cl, err := c.get()
+	var failed []string
 	if err != nil {
+		failed = keys
+	} else {
+		wctx, cancel := context.WithTimeout(ctx, writeTimeout)
+		cmds := make(valkey.Commands, 0, len(ls))
+		for _, k := range keys {
+			cmds = append(cmds, cl.B().Incr().Key(k).Build())
+		}
+		for i, r := range cl.DoMulti(wctx, cmds...) {
+			if rerr := c.failed(r.Error()); rerr != nil {
+				err = rerr
+				failed = append(failed, keys[i])
+				continue
+			}
+			c.landed(keys[i], 0, seqs[i], true)
+		}
+		cancel()
+	}
+	if len(failed) == 0 || len(c.opt.InitAddress) == 0 {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, opTimeout)
-	defer cancel()
-	cmds := make(valkey.Commands, 0, len(ls))
-	for _, l := range ls {
-		c.wrote(c.listVersionKey(l))
-		cmds = append(cmds, cl.B().Incr().Key(c.listVersionKey(l)).Build())
+	for _, k := range failed {
+		c.keep(k, pendingWrite{mode: modeBump, at: time.Now()})
 	}
-	for _, r := range cl.DoMulti(ctx, cmds...) {
-		if err := c.failed(r.Error()); err != nil {
-			return err
-		}
-	}
-	return nil
+	c.invObserved("failed", len(failed), int(c.pending.n.Load()))
+	c.awaitNotice(ctx)
+	return err
 }

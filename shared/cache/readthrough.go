@@ -48,7 +48,17 @@ func (c *Cache) ReadItem(ctx context.Context, it Item, id int64, load func(conte
 // ReadList returns a page of a list family from the cache or from load, with its total.
 func (c *Cache) ReadList(ctx context.Context, l List, query string, load func(context.Context) (any, int64, error)) (body []byte, total int64, hit bool, err error) {
 	version, verr := int64(0), error(nil)
-	if c != nil {
+	// While Valkey's data is not trusted neither the version nor a page may be used, nor
+	// a page filled under a version that may be older than a write this process made.
+	use := c != nil && c.trusted()
+	if c != nil && !use {
+		verr = ErrDisabled
+		if !c.isDown() {
+			verr = nil
+		}
+		c.observed("list", false, verr)
+	}
+	if use {
 		version, verr = c.ListVersion(ctx, l)
 		if verr == nil {
 			body, total, hit, verr = c.GetList(ctx, l, version, query)
@@ -65,7 +75,7 @@ func (c *Cache) ReadList(ctx context.Context, l List, query string, load func(co
 	if body, err = json.Marshal(v); err != nil {
 		return nil, 0, false, err
 	}
-	if c != nil && verr == nil {
+	if use && verr == nil {
 		_ = c.FillList(ctx, l, version, query, body, total)
 	}
 	return body, total, false, nil

@@ -22,14 +22,20 @@ type Lookup struct {
 
 // FindRedirect looks a short code up through valkey-go's server-assisted client-side
 // cache: a repeated look-up is answered from memory, and Valkey tells every instance to
-// drop its copy the moment a write changes the key.
+// drop its copy the moment a write changes the key. While Valkey's data is not trusted
+// (see the package doc) it answers a miss without asking, for the caller to fill from the
+// database; a code that cannot exist is never looked up, nor kept.
 func (c *Cache) FindRedirect(ctx context.Context, code string) (Lookup, error) {
 	cl, err := c.get()
 	if err != nil {
 		return Lookup{}, err
 	}
-	// No per-call timeout here: a hit never leaves the process, and a timer per redirect
-	// costs more than the look-up. ConnWriteTimeout bounds a hung Valkey instead.
+	if !c.trusted() || !domain.IsPossibleCode(code) {
+		return Lookup{}, nil
+	}
+	// A hit never leaves the process and must not pay for a timer; a look-up that does
+	// leave it shares a deadline with the others of the moment (findCtx).
+	ctx = c.findCtx()
 	var res valkey.ValkeyResult
 	if key := c.codeKey(code); c.recentlyWritten(key) {
 		res = cl.Do(ctx, cl.B().Get().Key(key).Build())
@@ -91,24 +97,33 @@ func (c *Cache) FillRedirect(ctx context.Context, code string, r domain.Redirect
 	if c == nil {
 		return ErrDisabled
 	}
-	return c.put(ctx, c.codeKey(code), r.Version, string(kindData)+encodeRedirect(r), "fill")
+	if !domain.IsPossibleCode(code) {
+		return nil
+	}
+	return c.put(ctx, c.codeKey(code), r.Version, string(kindData)+encodeRedirect(r), modeFill, true)
 }
 
 // FillMissing caches that a code does not exist. Version 0 is older than any row, so the
-// creation of the code always replaces it.
+// creation of the code always replaces it. A code that cannot exist is not kept: the
+// caller should not have asked (a million-character path would cost a megabyte).
 func (c *Cache) FillMissing(ctx context.Context, code string) error {
 	if c == nil {
 		return ErrDisabled
 	}
-	return c.put(ctx, c.codeKey(code), 0, string(kindMissing), "fill")
+	if !domain.IsPossibleCode(code) {
+		return nil
+	}
+	return c.put(ctx, c.codeKey(code), 0, string(kindMissing), modeFill, true)
 }
 
-// InvalidateRedirect drops a code after a write that produced version.
+// InvalidateRedirect drops a code after a write that produced version. If Valkey does
+// not take it, it is kept and replayed, and the call returns only once every instance
+// has had the time to drop its local copy; the error says only that it did not land yet.
 func (c *Cache) InvalidateRedirect(ctx context.Context, code string, version int64) error {
 	if c == nil {
 		return ErrDisabled
 	}
-	return c.put(ctx, c.codeKey(code), version, string(kindInvalid), "invalidate")
+	return c.put(ctx, c.codeKey(code), version, string(kindInvalid), modeInvalidate, true)
 }
 
 func isNil(err error) bool { return valkey.IsValkeyNil(err) }
