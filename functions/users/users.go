@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/urlshort/shortener/shared/cache"
 	"github.com/urlshort/shortener/shared/domain"
@@ -19,7 +20,7 @@ type Store interface {
 	FindUsers(ctx context.Context, p domain.Page) ([]domain.User, int64, error)
 	UpdateUser(ctx context.Context, id int64, p domain.UserPatch) (domain.User, int64, []domain.Audit, error)
 	DeleteUser(ctx context.Context, id int64) ([]store.DeletedURL, int64, []domain.Audit, error)
-	ImportUsers(ctx context.Context, rows []store.ImportRow) (store.ImportResult, error)
+	ImportUsersInChunks(ctx context.Context, fn func(*store.UserImport) error) error
 }
 
 // Publisher sends committed audit events on their way.
@@ -34,6 +35,9 @@ type Deps struct {
 	Publisher Publisher
 	BodyLimit int64
 	BulkLimit int64
+	// BulkTimeout is how long one bulk import may take, upload included; zero means
+	// defaultBulkTimeout.
+	BulkTimeout time.Duration
 }
 
 type handlers struct{ Deps }

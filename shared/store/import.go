@@ -1,16 +1,25 @@
 package store
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/urlshort/shortener/shared/domain"
 )
+
+// MaxClientID is the largest id a client may give a row it imports (bulk import, seed):
+// 2^53-1, the largest integer a JSON number keeps exactly in JavaScript. Every identity
+// sequence is a bigint, so after any import it still has 2^63-2^53 values to hand out: no
+// imported id can bring POST /users (or /urls, /events) to the end of its sequence.
+const MaxClientID = 1<<53 - 1
 
 // ImportRow is one well-formed row of a users CSV; Line is its line in the file.
 type ImportRow struct {
@@ -27,12 +36,15 @@ type RowError struct {
 	Error string `json:"error"`
 }
 
-type existingUser struct {
-	ID        int64
-	Username  string
-	Email     string
-	CreatedAt time.Time
-	Deleted   bool
+// ImportChunk is what adding one chunk of rows to an import did.
+type ImportChunk struct {
+	Imported int            // rows stored, including rows already stored as they are
+	Skipped  []RowError     // rows refused, in line order
+	Audits   []domain.Audit // written to the outbox with the chunk
+	// Stale names the users that existed before and changed, at the version the import
+	// left: their cached copies must go. New users are not listed, as nothing can have
+	// cached a user that did not exist.
+	Stale []Versioned
 }
 
 // Versioned names a row a write changed and the version it left.
@@ -41,158 +53,430 @@ type Versioned struct {
 	Version int64
 }
 
-// ImportResult is what an import did.
-type ImportResult struct {
-	Imported int        // rows stored, including rows already stored as they are
-	Skipped  []RowError // rows refused
-	Audits   []domain.Audit
-	Changed  []Versioned // users inserted or changed
+// UserImport is one users import in progress: a transaction that holds the users table
+// and remembers, for the whole file, which ids and emails its rows have used.
+type UserImport struct {
+	s   *Store
+	tx  pgx.Tx
+	now time.Time
 }
 
-// ImportUsers upserts rows by id (inserting rows without one) in one transaction and
-// reports how many rows are stored and which were skipped: a row whose email belongs to
-// another user, in the database or earlier in the file. A row that matches what is stored
-// counts as imported and writes nothing, so importing the same file twice changes nothing.
-// The users table is locked for the import so no concurrent write can slip an email in
-// between the checks and the writes.
-func (s *Store) ImportUsers(ctx context.Context, rows []ImportRow) (ImportResult, error) {
-	var res ImportResult
-	err := pgx.BeginFunc(ctx, s.rw, func(tx pgx.Tx) error {
-		res = ImportResult{}
-		imported, skipped, audits := 0, []RowError(nil), []domain.Audit(nil)
-		if _, err := tx.Exec(ctx, `LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE`); err != nil {
-			return err
-		}
-		byID, owner, err := loadImportState(ctx, tx, rows)
-		if err != nil {
-			return err
-		}
-		batch := &pgx.Batch{}
-		now := time.Now().UTC().Truncate(time.Microsecond)
-		for _, r := range rows {
-			key := strings.ToLower(r.Email)
-			ownerID, taken := owner[key]
-			if r.ID == nil {
-				if taken {
-					if u := byID[ownerID]; u != nil && u.Username == r.Username && u.Email == r.Email {
-						imported++ // already there: re-importing changes nothing
-						continue
-					}
-					skipped = append(skipped, RowError{r.Line, "email already belongs to another user"})
-					continue
-				}
-				// A new id comes from the sequence: reserve it now so the row's events can name it.
-				var id int64
-				if err := tx.QueryRow(ctx, `SELECT nextval(pg_get_serial_sequence('users', 'id'))`).Scan(&id); err != nil {
-					return err
-				}
-				r.ID = &id
-			} else if taken && ownerID != *r.ID {
-				skipped = append(skipped, RowError{r.Line, fmt.Sprintf("email already belongs to user %d", ownerID)})
-				continue
-			}
-			id := *r.ID
-			created := now
-			if r.CreatedAt != nil {
-				created = r.CreatedAt.UTC().Truncate(time.Microsecond)
-			}
-			old := byID[id]
-			switch {
-			case old == nil || old.Deleted:
-				batch.Queue(`INSERT INTO users (id, username, email, created_at) VALUES ($1, $2, $3, $4)
-					ON CONFLICT (id) DO UPDATE SET username = $2, email = $3, created_at = $4,
-					deleted_at = NULL, version = users.version + 1 RETURNING id, version`, id, r.Username, r.Email, created)
-				a, err := s.audit(domain.EventUserCreated, nil, &id, now, map[string]string{"source": "bulk_import"})
-				if err != nil {
-					return err
-				}
-				audits = append(audits, a)
-				byID[id] = &existingUser{ID: id, Username: r.Username, Email: r.Email, CreatedAt: created}
-			default:
-				var changed []string
-				if old.Username != r.Username {
-					changed = append(changed, "username")
-				}
-				if old.Email != r.Email {
-					changed = append(changed, "email")
-				}
-				if r.CreatedAt != nil && !old.CreatedAt.Equal(created) {
-					changed = append(changed, "created_at")
-				} else {
-					created = old.CreatedAt
-				}
-				if len(changed) > 0 {
-					batch.Queue(`UPDATE users SET username = $2, email = $3, created_at = $4, version = version + 1
-						WHERE id = $1 RETURNING id, version`, id, r.Username, r.Email, created)
-					a, err := s.audit(domain.EventUserUpdated, nil, &id, now, map[string]any{"fields": changed})
-					if err != nil {
-						return err
-					}
-					audits = append(audits, a)
-					delete(owner, strings.ToLower(old.Email))
-					*old = existingUser{ID: id, Username: r.Username, Email: r.Email, CreatedAt: created}
-				}
-			}
-			owner[key] = id
-			imported++
-		}
-		if batch.Len() > 0 {
-			br := tx.SendBatch(ctx, batch)
-			for range batch.Len() {
-				var v Versioned
-				if err := br.QueryRow().Scan(&v.ID, &v.Version); err != nil {
-					br.Close()
-					return err
-				}
-				res.Changed = append(res.Changed, v)
-			}
-			if err := br.Close(); err != nil {
-				return err
-			}
-		}
-		// Explicit ids bypass the sequence: move it past them so later creates get higher ids.
-		const bump = `SELECT setval(pg_get_serial_sequence('users', 'id'), m)
-			FROM (SELECT max(id) AS m FROM users) x
-			WHERE m >= (SELECT last_value FROM users_id_seq)`
-		if _, err := tx.Exec(ctx, bump); err != nil {
-			return err
-		}
-		res.Imported, res.Skipped, res.Audits = imported, skipped, audits
-		return writeOutbox(ctx, tx, audits)
+// commitTimeout bounds the commit of an import. The commit does not run under the
+// import's own deadline: a commit cut short leaves unknown whether the file was stored.
+const commitTimeout = 30 * time.Second
+
+// ImportUsers imports rows as one file in one chunk, for callers that hold the rows
+// already; see ImportUsersInChunks.
+func (s *Store) ImportUsers(ctx context.Context, rows []ImportRow) (ImportChunk, error) {
+	var res ImportChunk
+	err := s.ImportUsersInChunks(ctx, func(imp *UserImport) error {
+		var err error
+		res, err = imp.Add(ctx, rows)
+		return err
 	})
 	if err != nil {
-		return ImportResult{}, translate(err, "users")
+		return ImportChunk{}, err
 	}
 	return res, nil
 }
 
-// loadImportState reads the users the rows can touch: by id, and by email for the
-// uniqueness checks.
-func loadImportState(ctx context.Context, tx pgx.Tx, rows []ImportRow) (map[int64]*existingUser, map[string]int64, error) {
-	var ids []int64
-	var emails []string
-	for _, r := range rows {
-		if r.ID != nil {
-			ids = append(ids, *r.ID)
-		}
-		emails = append(emails, strings.ToLower(r.Email))
-	}
-	slices.Sort(ids)
-	const q = `SELECT id, username, email, created_at, deleted_at IS NOT NULL FROM users
-		WHERE id = ANY($1) OR (deleted_at IS NULL AND lower(email) = ANY($2))`
-	res, _ := tx.Query(ctx, q, slices.Compact(ids), emails)
-	found, err := pgx.CollectRows(res, pgx.RowToStructByPos[existingUser])
+// ImportUsersInChunks runs one import of users in one transaction: fn adds the file's
+// rows chunk by chunk with Add, so the file is never held in memory whole, and the import
+// commits when fn returns nil. An error from fn or Add, or ctx ending before the commit, rolls
+// back the whole file. The users table is locked for the import so no concurrent write
+// can slip an email in between the checks and the writes.
+//
+// It manages the transaction itself rather than with pgx.BeginFunc: the commit must not
+// be cancelled by ctx, and the rollback must still run after ctx has ended.
+func (s *Store) ImportUsersInChunks(ctx context.Context, fn func(*UserImport) error) error {
+	tx, err := s.rw.Begin(ctx)
 	if err != nil {
-		return nil, nil, err
+		return translate(err, "users")
 	}
-	byID := make(map[int64]*existingUser, len(found))
-	owner := make(map[string]int64, len(found))
-	for i := range found {
-		u := &found[i]
-		byID[u.ID] = u
-		if !u.Deleted {
-			owner[strings.ToLower(u.Email)] = u.ID
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = tx.Rollback(rctx) // a no-op after the commit
+	}()
+	// The file's ids and emails go to temporary tables rather than into memory, so a
+	// later chunk sees what earlier ones used however big the file is.
+	for _, q := range []string{
+		`LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE`,
+		`CREATE TEMPORARY TABLE import_ids (id bigint PRIMARY KEY, line int NOT NULL) ON COMMIT DROP`,
+		`CREATE TEMPORARY TABLE import_emails (email text PRIMARY KEY, line int NOT NULL) ON COMMIT DROP`,
+	} {
+		if _, err := tx.Exec(ctx, q); err != nil {
+			return translate(err, "users")
 		}
 	}
-	return byID, owner, nil
+	if err := fn(&UserImport{s: s, tx: tx, now: time.Now().UTC().Truncate(time.Microsecond)}); err != nil {
+		return translate(err, "users")
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	defer cancel()
+	return translate(tx.Commit(cctx), "users")
+}
+
+// createdDetails is the details of every user_created event of an import.
+var createdDetails = json.RawMessage(`{"source":"bulk_import"}`)
+
+// importUser is a user as an import sees it: stored, or written earlier in the chunk.
+type importUser struct {
+	ID        int64
+	Username  string
+	Email     string
+	Key       string // lower(email), as PostgreSQL lowers it
+	CreatedAt time.Time
+	Deleted   bool
+}
+
+// importWrite is one row an import stores.
+type importWrite struct {
+	row     int   // index in the chunk
+	id      int64 // negative: the n-th id still to reserve from the sequence, -1 first
+	created time.Time
+	fields  []string // changed fields of an update; nil for a new or revived user
+	existed bool     // the id was a user before (an update or a revival)
+	group   int
+}
+
+// Add imports rows, in line order, into the import: it upserts them by id (inserting rows
+// without one) and reports which were skipped: a row that reuses an id or an email of an
+// earlier row of the file, or whose email belongs to another user. A row that matches what
+// is stored counts as imported and writes nothing, so importing the same file twice
+// changes nothing. Each user named by a row is named by no later row of the same file.
+func (m *UserImport) Add(ctx context.Context, rows []ImportRow) (ImportChunk, error) {
+	var out ImportChunk
+	skip := func(line int, format string, args ...any) {
+		out.Skipped = append(out.Skipped, RowError{line, fmt.Sprintf(format, args...)})
+	}
+	// The schema could store neither: a NUL or invalid UTF-8 fails the statement, and an
+	// id near the top of the sequence stops every later create. The handler refuses these
+	// first; this keeps one such row from failing the whole file whoever calls.
+	valid := make([]ImportRow, 0, len(rows))
+	for _, r := range rows {
+		switch {
+		case r.ID != nil && (*r.ID < 1 || *r.ID > MaxClientID):
+			skip(r.Line, "id must be an integer from 1 to %d", MaxClientID)
+		case !storable(r.Username) || !storable(r.Email):
+			skip(r.Line, "username and email must be UTF-8 without NUL bytes")
+		default:
+			valid = append(valid, r)
+		}
+	}
+	rows = valid
+
+	keys, firstEmail, firstID, byID, err := m.load(ctx, rows)
+	if err != nil {
+		return ImportChunk{}, err
+	}
+	owner := make(map[string]int64, len(byID)) // live email key -> user
+	for _, u := range byID {
+		if !u.Deleted {
+			owner[u.Key] = u.ID
+		}
+	}
+	var (
+		writes    []importWrite
+		regIDs    []int64 // ids and email keys this chunk uses, for later chunks
+		regIDLine []int32
+		regKeys   []string
+		regKeyLn  []int32
+		usedID    = map[int64]int{} // in this chunk: id -> line
+		usedKey   = map[string]int{}
+		reserve   int64
+		maxID     int64
+		group     int
+		freed     = map[string]bool{} // keys given up by an update in the current group
+	)
+	use := func(id int64, line int) {
+		if _, ok := usedID[id]; !ok && firstID[id] == 0 {
+			usedID[id] = line
+			regIDs, regIDLine = append(regIDs, id), append(regIDLine, int32(line))
+		}
+	}
+	// queue orders a write: a row taking an email that an earlier update of its group gave
+	// up starts a new group, because one statement checks uniqueness row by row in no
+	// set order.
+	queue := func(w importWrite, key string, old *importUser) {
+		if freed[key] {
+			group++
+			clear(freed)
+		}
+		w.group = group
+		if old != nil && !old.Deleted && old.Key != key {
+			freed[old.Key] = true
+		}
+		writes = append(writes, w)
+	}
+	for i, r := range rows {
+		key := keys[i]
+		if line := cmp.Or(firstEmail[i], usedKey[key]); line != 0 {
+			skip(r.Line, "email already used on line %d", line)
+			continue
+		}
+		if r.ID != nil {
+			if line := cmp.Or(firstID[*r.ID], usedID[*r.ID]); line != 0 {
+				skip(r.Line, "id already used on line %d", line)
+				continue
+			}
+		}
+		usedKey[key] = r.Line
+		regKeys, regKeyLn = append(regKeys, key), append(regKeyLn, int32(r.Line))
+		if r.ID != nil {
+			use(*r.ID, r.Line)
+		}
+
+		ownerID, taken := owner[key]
+		if r.ID == nil {
+			if taken {
+				if u := byID[ownerID]; u != nil && u.Username == r.Username && u.Email == r.Email {
+					out.Imported++ // already there: re-importing changes nothing
+					use(ownerID, r.Line)
+					continue
+				}
+				skip(r.Line, "email already belongs to another user")
+				continue
+			}
+			reserve++
+			id := -reserve // the real id is reserved below, with the others of the chunk
+			created := m.now
+			if r.CreatedAt != nil {
+				created = r.CreatedAt.UTC().Truncate(time.Microsecond)
+			}
+			queue(importWrite{row: i, id: id, created: created}, key, nil)
+			owner[key] = id
+			byID[id] = &importUser{ID: id, Username: r.Username, Email: r.Email, Key: key, CreatedAt: created}
+			out.Imported++
+			continue
+		}
+		id := *r.ID
+		if taken && ownerID != id {
+			skip(r.Line, "email already belongs to user %d", ownerID)
+			continue
+		}
+		created := m.now
+		if r.CreatedAt != nil {
+			created = r.CreatedAt.UTC().Truncate(time.Microsecond)
+		}
+		old := byID[id]
+		switch {
+		case old == nil || old.Deleted:
+			queue(importWrite{row: i, id: id, created: created, existed: old != nil}, key, old)
+			byID[id] = &importUser{ID: id, Username: r.Username, Email: r.Email, Key: key, CreatedAt: created}
+			maxID = max(maxID, id)
+		default:
+			var changed []string
+			if old.Username != r.Username {
+				changed = append(changed, "username")
+			}
+			if old.Email != r.Email {
+				changed = append(changed, "email")
+			}
+			if r.CreatedAt != nil && !old.CreatedAt.Equal(created) {
+				changed = append(changed, "created_at")
+			} else {
+				created = old.CreatedAt
+			}
+			if len(changed) > 0 {
+				queue(importWrite{row: i, id: id, created: created, fields: changed, existed: true}, key, old)
+				delete(owner, old.Key)
+				*old = importUser{ID: id, Username: r.Username, Email: r.Email, Key: key, CreatedAt: created}
+			}
+		}
+		owner[key] = id
+		out.Imported++
+	}
+
+	ids, err := m.reserve(ctx, maxID, reserve)
+	if err != nil {
+		return ImportChunk{}, err
+	}
+	for i := range writes {
+		if w := &writes[i]; w.id < 0 {
+			w.id = ids[-w.id-1]
+			use(w.id, rows[w.row].Line)
+		}
+	}
+	if err := m.write(ctx, rows, writes, &out); err != nil {
+		return ImportChunk{}, err
+	}
+	b := &pgx.Batch{}
+	if len(regIDs) > 0 {
+		b.Queue(`INSERT INTO import_ids SELECT * FROM unnest($1::bigint[], $2::int[]) ON CONFLICT DO NOTHING`, regIDs, regIDLine)
+	}
+	if len(regKeys) > 0 {
+		b.Queue(`INSERT INTO import_emails SELECT * FROM unnest($1::text[], $2::int[]) ON CONFLICT DO NOTHING`, regKeys, regKeyLn)
+	}
+	if b.Len() > 0 {
+		if err := m.tx.SendBatch(ctx, b).Close(); err != nil {
+			return ImportChunk{}, err
+		}
+	}
+	if err := writeOutbox(ctx, m.tx, out.Audits); err != nil {
+		return ImportChunk{}, err
+	}
+	slices.SortStableFunc(out.Skipped, func(a, b RowError) int { return cmp.Compare(a.Row, b.Row) })
+	return out, nil
+}
+
+// storable reports whether PostgreSQL can keep s in a text column.
+func storable(s string) bool { return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 }
+
+// load reads, in one round trip, what the rows can touch: each row's email key as
+// PostgreSQL lowers it (the unique index's own rule), the line of an earlier chunk's row
+// that used the same email or id (0 when none), and the users the rows name by id or email.
+func (m *UserImport) load(ctx context.Context, rows []ImportRow) (keys []string, firstEmail []int, firstID map[int64]int, byID map[int64]*importUser, err error) {
+	emails := make([]string, len(rows))
+	ids := make([]int64, len(rows)) // 0 for a row without an id: no user or row has it
+	for i, r := range rows {
+		emails[i] = r.Email
+		if r.ID != nil {
+			ids[i] = *r.ID
+		}
+	}
+	b := &pgx.Batch{}
+	const qRows = `SELECT lower(c.email), coalesce(e.line, 0), coalesce(i.line, 0)
+		FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS c(email, id, n)
+		LEFT JOIN import_emails e ON e.email = lower(c.email)
+		LEFT JOIN import_ids i ON i.id = c.id
+		ORDER BY c.n`
+	b.Queue(qRows, emails, ids)
+	const qUsers = `SELECT id, username, email, lower(email), created_at, deleted_at IS NOT NULL FROM users
+		WHERE id = ANY($1) OR (deleted_at IS NULL AND lower(email) = ANY(ARRAY(SELECT lower(x) FROM unnest($2::text[]) x)))`
+	b.Queue(qUsers, ids, emails)
+	br := m.tx.SendBatch(ctx, b)
+	defer br.Close()
+
+	keys, firstEmail, firstID = make([]string, 0, len(rows)), make([]int, 0, len(rows)), map[int64]int{}
+	res, _ := br.Query()
+	var (
+		key       string
+		eLine, iL int
+	)
+	_, err = pgx.ForEachRow(res, []any{&key, &eLine, &iL}, func() error {
+		if iL != 0 {
+			firstID[ids[len(keys)]] = iL
+		}
+		keys, firstEmail = append(keys, key), append(firstEmail, eLine)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	res, _ = br.Query()
+	found, err := pgx.CollectRows(res, pgx.RowToStructByPos[importUser])
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	byID = make(map[int64]*importUser, len(found))
+	for i := range found {
+		byID[found[i].ID] = &found[i]
+	}
+	return keys, firstEmail, firstID, byID, br.Close()
+}
+
+// reserve moves the id sequence past maxID, the largest id the chunk writes explicitly,
+// and then takes n ids from it, all in one round trip. Explicit ids bypass the sequence:
+// without the move an id it hands out later, to this import or to POST /users, could be
+// one a row already took.
+func (m *UserImport) reserve(ctx context.Context, maxID, n int64) ([]int64, error) {
+	b := &pgx.Batch{}
+	if maxID > 0 {
+		const bump = `SELECT setval(pg_get_serial_sequence('users', 'id'), $1)
+			FROM users_id_seq WHERE last_value <= $1`
+		b.Queue(bump, maxID)
+	}
+	if n > 0 {
+		b.Queue(`SELECT nextval(pg_get_serial_sequence('users', 'id')) FROM generate_series(1, $1)`, n)
+	}
+	if b.Len() == 0 {
+		return nil, nil
+	}
+	br := m.tx.SendBatch(ctx, b)
+	defer br.Close()
+	if maxID > 0 {
+		if _, err := br.Exec(); err != nil {
+			return nil, err
+		}
+	}
+	var ids []int64
+	if n > 0 {
+		res, _ := br.Query()
+		var err error
+		if ids, err = pgx.CollectRows(res, pgx.RowTo[int64]); err != nil {
+			return nil, err
+		}
+		if int64(len(ids)) != n {
+			return nil, fmt.Errorf("reserved %d user ids, want %d", len(ids), n)
+		}
+	}
+	return ids, br.Close()
+}
+
+// write stores the chunk's writes, one statement per group in order, and builds their
+// audit events. An upsert by id covers new, revived and changed users alike.
+func (m *UserImport) write(ctx context.Context, rows []ImportRow, writes []importWrite, out *ImportChunk) error {
+	if len(writes) == 0 {
+		return nil
+	}
+	const q = `INSERT INTO users (id, username, email, created_at)
+		SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[])
+		ON CONFLICT (id) DO UPDATE SET username = EXCLUDED.username, email = EXCLUDED.email,
+			created_at = EXCLUDED.created_at, deleted_at = NULL, version = users.version + 1
+		RETURNING id, version`
+	b := &pgx.Batch{}
+	for start := 0; start < len(writes); {
+		end := start + 1
+		for end < len(writes) && writes[end].group == writes[start].group {
+			end++
+		}
+		n := end - start
+		ids, names, emails, created := make([]int64, n), make([]string, n), make([]string, n), make([]time.Time, n)
+		for j, w := range writes[start:end] {
+			r := rows[w.row]
+			ids[j], names[j], emails[j], created[j] = w.id, r.Username, r.Email, w.created
+		}
+		b.Queue(q, ids, names, emails, created)
+		start = end
+	}
+	existed := make(map[int64]bool)
+	for _, w := range writes {
+		if w.existed {
+			existed[w.id] = true
+		}
+		id := w.id
+		var (
+			a   domain.Audit
+			err error
+		)
+		if w.fields == nil {
+			a, err = m.s.audit(domain.EventUserCreated, nil, &id, m.now, createdDetails)
+		} else {
+			a, err = m.s.audit(domain.EventUserUpdated, nil, &id, m.now, map[string]any{"fields": w.fields})
+		}
+		if err != nil {
+			return err
+		}
+		out.Audits = append(out.Audits, a)
+	}
+	br := m.tx.SendBatch(ctx, b)
+	defer br.Close()
+	for range b.Len() {
+		res, _ := br.Query()
+		var v Versioned
+		_, err := pgx.ForEachRow(res, []any{&v.ID, &v.Version}, func() error {
+			if existed[v.ID] {
+				out.Stale = append(out.Stale, v)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return br.Close()
 }

@@ -122,12 +122,14 @@ func (s *Store) Seed(ctx context.Context, users []SeedUser, urls []SeedURL, even
 
 // checkSeed refuses, before anything is written, rows that the schema alone would let
 // through or report obscurely: references outside the seed (the database is empty, so
-// every reference must be in it), duplicate ids, and details that are not a JSON object.
+// every reference must be in it), duplicate ids, ids above MaxClientID (the sequences
+// move past the largest seeded id, and must keep serving creates after it), and details
+// that are not a JSON object.
 func checkSeed(users []SeedUser, urls []SeedURL, events []SeedEvent) error {
 	userIDs := make(map[int64]bool, len(users))
 	for _, u := range users {
-		if u.ID < 1 {
-			return domain.Errorf(domain.Invalid, "user id %d is not positive", u.ID)
+		if u.ID < 1 || u.ID > MaxClientID {
+			return domain.Errorf(domain.Invalid, "user id %d is not from 1 to %d", u.ID, int64(MaxClientID))
 		}
 		if userIDs[u.ID] {
 			return domain.Errorf(domain.Invalid, "user id %d appears twice", u.ID)
@@ -136,8 +138,8 @@ func checkSeed(users []SeedUser, urls []SeedURL, events []SeedEvent) error {
 	}
 	urlIDs := make(map[int64]bool, len(urls))
 	for _, u := range urls {
-		if u.ID < 1 {
-			return domain.Errorf(domain.Invalid, "url id %d is not positive", u.ID)
+		if u.ID < 1 || u.ID > MaxClientID {
+			return domain.Errorf(domain.Invalid, "url id %d is not from 1 to %d", u.ID, int64(MaxClientID))
 		}
 		if urlIDs[u.ID] {
 			return domain.Errorf(domain.Invalid, "url id %d appears twice", u.ID)
@@ -152,8 +154,8 @@ func checkSeed(users []SeedUser, urls []SeedURL, events []SeedEvent) error {
 	}
 	eventIDs := make(map[int64]bool, len(events))
 	for _, e := range events {
-		if e.ID < 1 {
-			return domain.Errorf(domain.Invalid, "event id %d is not positive", e.ID)
+		if e.ID < 1 || e.ID > MaxClientID {
+			return domain.Errorf(domain.Invalid, "event id %d is not from 1 to %d", e.ID, int64(MaxClientID))
 		}
 		if eventIDs[e.ID] {
 			return domain.Errorf(domain.Invalid, "event id %d appears twice", e.ID)

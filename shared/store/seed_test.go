@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"encoding/json"
+	"math"
 	"reflect"
 	"testing"
 	"time"
@@ -204,6 +205,10 @@ func TestSeedAllOrNothing(t *testing.T) {
 		{"EventOfMissingUser", func(r *seedRows) { r.events[2].UserID = new(int64(4)) }, domain.NotFound},
 		{"DuplicateUserID", func(r *seedRows) { r.users[1].ID = 3 }, domain.Invalid},
 		{"DuplicateEventID", func(r *seedRows) { r.events[3].ID = 1 }, domain.Invalid},
+		// An id at the top of a sequence would make every later create of its kind fail.
+		{"UserIDAboveMax", func(r *seedRows) { r.users[1].ID = store.MaxClientID + 1 }, domain.Invalid},
+		{"URLIDAboveMax", func(r *seedRows) { r.urls[2].ID = math.MaxInt64 }, domain.Invalid},
+		{"EventIDAboveMax", func(r *seedRows) { r.events[3].ID = math.MaxInt64 }, domain.Invalid},
 		{"DetailsNotAnObject", func(r *seedRows) { r.events[1].Details = json.RawMessage(`["click"]`) }, domain.Invalid},
 		{"UpdatedBeforeCreated", func(r *seedRows) { r.urls[2].UpdatedAt = r.urls[2].CreatedAt.Add(-time.Second) }, domain.Invalid},
 		// These two only PostgreSQL sees, after the users (and for the code, some URLs) are in.
@@ -228,5 +233,34 @@ func TestSeedAllOrNothing(t *testing.T) {
 				t.Errorf("seed after the failed one: %v", err)
 			}
 		})
+	}
+}
+
+// TestSeedMaxIDThenCreate seeds a user, a URL and an event at the largest id a client may
+// give: creating each kind afterwards still works and gets the next id.
+func TestSeedMaxIDThenCreate(t *testing.T) {
+	t.Parallel()
+	st := storetest.New(t, "/shortener/test")
+	ctx := t.Context()
+	const top = store.MaxClientID
+	at := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	err := st.Seed(ctx,
+		[]store.SeedUser{{ID: top, Username: "top", Email: "top@example.com", CreatedAt: at}},
+		[]store.SeedURL{{ID: top, UserID: top, ShortCode: "topTop", OriginalURL: "https://example.com/", IsActive: true, CreatedAt: at, UpdatedAt: at}},
+		[]store.SeedEvent{{ID: top, URLID: new(int64(top)), EventType: domain.EventClick, Timestamp: at}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _, err := st.CreateUser(ctx, "next", "next@example.com")
+	if err != nil || u.ID != top+1 {
+		t.Fatalf("CreateUser after seeding id %d: id %d, %v; want %d", int64(top), u.ID, err, int64(top+1))
+	}
+	url, _, _, err := st.CreateURL(ctx, domain.NewURL{UserID: u.ID, OriginalURL: "https://example.net/"})
+	if err != nil || url.ID != top+1 {
+		t.Fatalf("CreateURL after seeding id %d: id %d, %v", int64(top), url.ID, err)
+	}
+	e, err := st.CreateEvent(ctx, domain.NewEvent{EventType: domain.EventClick, URLID: url.ID})
+	if err != nil || e.ID != top+1 {
+		t.Fatalf("CreateEvent after seeding id %d: id %d, %v", int64(top), e.ID, err)
 	}
 }
