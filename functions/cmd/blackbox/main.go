@@ -130,7 +130,7 @@ func (p pass) run(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	old, _ := filepath.Glob(filepath.Join(p.out, "failure-*.http"))
-	for _, f := range old {
+	for _, f := range append(old, filepath.Join(p.out, "failures.txt")) {
 		_ = os.Remove(f)
 	}
 	fx, err := setup(p.c, int(time.Now().Unix()%1_000_000))
@@ -470,21 +470,32 @@ func (p pass) report(s summary) bool {
 		}
 		fmt.Fprintf(w, "FAIL: %d failing requests in %d classes (route | input | what went wrong); the requests are under %s:\n", n, len(keys), p.out)
 	}
+	// Every failure goes to failures.txt; the first 20 of a class, enough to replay it,
+	// also as raw request files.
+	var all strings.Builder
 	saved := 0
 	for _, k := range keys {
 		idx := failures[k]
 		fmt.Fprintf(w, "  [%s] %s | %s | %d requests\n", k.verdict, k.route, k.kind, len(idx))
+		fmt.Fprintf(&all, "[%s] %s | %s | %d requests\n", k.verdict, k.route, k.kind, len(idx))
 		for j, i := range idx {
-			if j == 20 {
-				break // enough to replay the class
-			}
 			o := s.results[i]
-			saved++
-			file := saveFailure(p.out, saved, o.req, p.c.host)
-			if j < 3 {
-				fmt.Fprintf(w, "      %s %s %s\n        -> %s  (%s)\n", o.req.method, truncate(o.req.target, 120),
-					quote(o.req.body), answer(o.res), file)
+			file := "(not saved)"
+			if j < 20 {
+				saved++
+				file = saveFailure(p.out, saved, o.req, p.c.host)
 			}
+			line := fmt.Sprintf("%s %s %s\n        -> %s  (%s)\n", o.req.method, truncate(o.req.target, 120), quote(o.req.body), answer(o.res), file)
+			all.WriteString("      " + line)
+			if j < 3 {
+				fmt.Fprint(w, "      "+line)
+			}
+		}
+	}
+	if len(keys) > 0 {
+		list := filepath.Join(p.out, "failures.txt")
+		if err := os.WriteFile(list, []byte(all.String()), 0o644); err == nil {
+			fmt.Fprintf(w, "every failing request: %s\n", list)
 		}
 	}
 	if failed {

@@ -284,6 +284,9 @@ func TestPassCatchesEveryKindOfFailure(t *testing.T) {
 	if len(files) != 4 {
 		t.Fatalf("%d failure files, want 4: %v", len(files), files)
 	}
+	if list, err := os.ReadFile(filepath.Join(p.out, "failures.txt")); err != nil || !bytes.Contains(list, []byte("GET /slow")) {
+		t.Fatalf("failures.txt lacks the hang: %v\n%s", err, list)
+	}
 	raw, _ := os.ReadFile(files[0])
 	if res := p.c.sendRaw(raw, http.MethodGet); judge(request{method: http.MethodGet}, res) == verdictOK {
 		t.Fatalf("replaying %s did not fail again: %s", files[0], answer(res))
