@@ -84,16 +84,19 @@ func (c client) roundTrip(raw []byte, method string) response {
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(c.timeout))
-	if _, err := conn.Write(raw); err != nil {
-		// The server may answer early (413) and close while the body is still going out;
-		// read what it said before calling this a failure.
-		if res, rerr := readResponse(conn, method); rerr == nil {
-			return res
-		}
-		return response{err: fmt.Errorf("write: %w", err)}
-	}
+	// The answer is read while the request is still being written: a server may answer
+	// early (413) and reset the connection, and a reset discards what was not read yet.
+	written := make(chan error, 1)
+	go func() { _, err := conn.Write(raw); written <- err }()
 	res, err := readResponse(conn, method)
 	if err != nil {
+		select {
+		case werr := <-written:
+			if werr != nil {
+				return response{err: fmt.Errorf("write: %w; %w", werr, err)}
+			}
+		default:
+		}
 		return response{err: err}
 	}
 	return res
