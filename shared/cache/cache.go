@@ -116,6 +116,7 @@ type Cache struct {
 	// trustAfter is when data read from Valkey may be used again (unix nanos): 0 when it
 	// may, distrustForever until Valkey answered after a failure.
 	trustAfter atomic.Int64
+	lastProbe  atomic.Int64 // unix nanos
 
 	pending pendingSet
 
@@ -237,8 +238,7 @@ func (c *Cache) conn() (valkey.Client, error) {
 	}
 	cl, err := valkey.NewClient(c.opt)
 	if err != nil {
-		c.markDown()
-		return nil, fmt.Errorf("%w: %v", ErrDisabled, err)
+		return nil, c.failed(fmt.Errorf("%w: %w", ErrDisabled, err))
 	}
 	c.client.Store(&cl)
 	return cl, nil

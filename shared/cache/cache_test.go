@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/urlshort/shortener/shared/cache"
 	"github.com/urlshort/shortener/shared/cache/cachetest"
 	"github.com/urlshort/shortener/shared/domain"
+	"github.com/urlshort/shortener/shared/metrics"
 )
 
 const ttl = 30 * time.Second
@@ -557,4 +559,291 @@ func TestDeadServer(t *testing.T) {
 			t.Errorf("observer saw %v, want two errors", observed)
 		}
 	})
+}
+
+// frozenEnv is a private server that can be frozen, a writer and a reader on the same
+// keys (two instances), and a raw client that reads what the server holds.
+type frozenEnv struct {
+	srv            *cachetest.Server
+	writer, reader *cache.Cache
+	raw            valkey.Client
+	prefix         string
+	metrics        *metrics.Metrics
+
+	mu     sync.Mutex
+	events map[string]int
+}
+
+func newFrozenEnv(t *testing.T) *frozenEnv {
+	t.Helper()
+	e := &frozenEnv{srv: cachetest.StartServer(t), prefix: cachetest.Prefix(), events: map[string]int{}}
+	open := func() *cache.Cache {
+		c, err := cache.New(cache.Options{URL: e.srv.URL, KeyPrefix: e.prefix, TTL: ttl})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Close)
+		return c
+	}
+	e.writer, e.reader = open(), open()
+	e.metrics = metrics.New()
+	observe := e.metrics.CacheInvalidations()
+	e.writer.SetInvalidationObserver(func(event string, pending int) {
+		observe(event, pending)
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		e.events[event]++
+	})
+	opt, err := valkey.ParseURL(e.srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt.DisableCache = true
+	if e.raw, err = valkey.NewClient(opt); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.raw.Close)
+	return e
+}
+
+func (e *frozenEnv) stored(t *testing.T, key string) string {
+	t.Helper()
+	s, err := e.raw.Do(t.Context(), e.raw.B().Get().Key(e.prefix+key).Build()).ToString()
+	if err != nil && !valkey.IsValkeyNil(err) {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// metric returns the value of a metric of the writer's registry (summed over labels).
+func (e *frozenEnv) metric(t *testing.T, name string) float64 {
+	t.Helper()
+	mfs, err := e.metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+		}
+	}
+	return sum
+}
+
+func (e *frozenEnv) count(event string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.events[event]
+}
+
+// TestFrozenInvalidationWins: with Valkey frozen, an invalidation cannot land. The write
+// must still win: once it returned, the other instance has dropped its local copy; the
+// writer keeps the invalidation and replays it once Valkey runs again; and no instance
+// reads the replaced entry back at any time, before or after the thaw.
+func TestFrozenInvalidationWins(t *testing.T) {
+	e := newFrozenEnv(t)
+	ctx := t.Context()
+	v1 := domain.Redirect{URLID: 1, UserID: 1, Location: "https://example.com/v1", Active: true, Version: 1}
+	if err := e.reader.FillRedirect(ctx, "frozen", v1); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the reader holds a local copy", func() bool {
+		l, err := e.reader.FindRedirect(ctx, "frozen")
+		return err == nil && l.Local
+	})
+	stale := func(who string, c *cache.Cache) {
+		t.Helper()
+		if l, _ := c.FindRedirect(ctx, "frozen"); l.Hit && l.Redirect.Version < 2 {
+			t.Fatalf("%s served version %d after the version-2 write returned", who, l.Redirect.Version)
+		}
+	}
+
+	e.srv.Freeze(t)
+	start := time.Now()
+	err := e.writer.InvalidateRedirect(ctx, "frozen", 2)
+	took := time.Since(start)
+	if err == nil {
+		t.Fatal("InvalidateRedirect on a frozen server: no error")
+	}
+	if took > 2*time.Second {
+		t.Errorf("InvalidateRedirect on a frozen server took %v", took)
+	}
+	t.Logf("invalidation on a frozen server returned after %v", took)
+	if e.count("failed") != 1 {
+		t.Errorf("failed invalidations observed: %d, want 1", e.count("failed"))
+	}
+	if f, p := e.metric(t, "shortener_cache_invalidation_failures_total"), e.metric(t, "shortener_cache_invalidations_pending"); f != 1 || p != 1 {
+		t.Errorf("metrics while frozen: %v failures, %v pending; want 1 and 1", f, p)
+	}
+	for range 20 {
+		stale("the reader", e.reader)
+		stale("the writer", e.writer)
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	e.srv.Thaw(t)
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); {
+		stale("the reader", e.reader)
+		stale("the writer", e.writer)
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := e.stored(t, "code:frozen"); got != "2|I" {
+		t.Errorf("Valkey holds %q after the thaw, want the version-2 marker", got)
+	}
+	if e.count("replayed") != 1 {
+		t.Errorf("replayed invalidations observed: %d, want 1", e.count("replayed"))
+	}
+	if r, p := e.metric(t, "shortener_cache_invalidations_replayed_total"), e.metric(t, "shortener_cache_invalidations_pending"); r != 1 || p != 0 {
+		t.Errorf("metrics after the thaw: %v replayed, %v pending; want 1 and 0", r, p)
+	}
+	// Trusted again: a fill of the new version is a hit for both.
+	v2 := v1
+	v2.Version, v2.Active = 2, false
+	if err := e.writer.FillRedirect(ctx, "frozen", v2); err != nil {
+		t.Fatal(err)
+	}
+	for who, c := range map[string]*cache.Cache{"writer": e.writer, "reader": e.reader} {
+		eventually(t, who+" hits the new version", func() bool {
+			l, err := c.FindRedirect(ctx, "frozen")
+			return err == nil && l.Hit && l.Redirect == v2
+		})
+	}
+}
+
+// TestFrozenFillRepairs: an instance that read a newer row from the database while
+// Valkey was frozen keeps that fill and writes it once Valkey runs again, so the entry is
+// repaired even if the writer is gone; meanwhile it never serves the older entry.
+func TestFrozenFillRepairs(t *testing.T) {
+	e := newFrozenEnv(t)
+	ctx := t.Context()
+	v1 := domain.Redirect{URLID: 2, UserID: 1, Location: "https://example.com/v1", Active: true, Version: 1}
+	if err := e.writer.FillRedirect(ctx, "repair", v1); err != nil {
+		t.Fatal(err)
+	}
+	e.srv.Freeze(t)
+	v2 := v1
+	v2.Version, v2.Active = 2, false
+	if err := e.reader.FillRedirect(ctx, "repair", v2); err == nil {
+		t.Fatal("FillRedirect on a frozen server: no error")
+	}
+	time.Sleep(300 * time.Millisecond)
+	e.srv.Thaw(t)
+	eventually(t, "the reader's fill lands after the thaw", func() bool {
+		return strings.HasPrefix(e.stored(t, "code:repair"), "2|D")
+	})
+	if l, _ := e.reader.FindRedirect(ctx, "repair"); l.Hit && l.Redirect.Version < 2 {
+		t.Errorf("the reader served version %d", l.Redirect.Version)
+	}
+}
+
+// TestDistrustAfterFailure: a process that saw Valkey fail reads nothing from it until
+// its own pending writes landed and a grace period passed, so the replays of the other
+// processes land first; one that saw no failure reads at once.
+func TestDistrustAfterFailure(t *testing.T) {
+	e := newFrozenEnv(t)
+	ctx := t.Context()
+	if err := e.writer.FillItem(ctx, cache.URLItem, 5, 1, []byte(`{"v":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	e.srv.Freeze(t)
+	if _, _, err := e.reader.GetItem(ctx, cache.URLItem, 5); err == nil {
+		t.Fatal("GetItem on a frozen server: no error")
+	}
+	e.srv.Thaw(t)
+	fresh, err := cache.New(cache.Options{URL: e.srv.URL, KeyPrefix: e.prefix, TTL: ttl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fresh.Close)
+	eventually(t, "a process that saw no failure reads at once", func() bool {
+		_, ok, err := fresh.GetItem(ctx, cache.URLItem, 5)
+		return err == nil && ok
+	})
+	thawed := time.Now()
+	// The reader needs an answer from Valkey to start its grace period: a fill is one.
+	for {
+		_ = e.reader.FillItem(ctx, cache.URLItem, 6, 1, []byte(`{}`))
+		if _, ok, _ := e.reader.GetItem(ctx, cache.URLItem, 5); ok {
+			break
+		}
+		if time.Since(thawed) > 5*time.Second {
+			t.Fatal("the reader never trusted Valkey again")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if d := time.Since(thawed); d < 500*time.Millisecond {
+		t.Errorf("the reader trusted Valkey %v after the thaw, want a grace period", d)
+	}
+}
+
+// TestFrozenBumpReplayed: a list bump that could not land is replayed, and the writer
+// neither serves nor fills a page of the family meanwhile.
+func TestFrozenBumpReplayed(t *testing.T) {
+	e := newFrozenEnv(t)
+	ctx := t.Context()
+	if err := e.writer.FillList(ctx, cache.UserList, 0, "q", []byte(`[1]`), 1); err != nil {
+		t.Fatal(err)
+	}
+	e.srv.Freeze(t)
+	if err := e.writer.BumpList(ctx, cache.UserList); err == nil {
+		t.Fatal("BumpList on a frozen server: no error")
+	}
+	loads := 0
+	_, _, hit, err := e.writer.ReadList(ctx, cache.UserList, "q", func(context.Context) (any, int64, error) {
+		loads++
+		return []int{2}, 1, nil
+	})
+	if err != nil || hit || loads != 1 {
+		t.Errorf("ReadList while the bump is pending: hit %v, err %v, loads %d; want a load", hit, err, loads)
+	}
+	e.srv.Thaw(t)
+	// The timed-out INCRs (the write's, and replays sent while frozen) may run too once
+	// Valkey does: an extra bump only costs a miss.
+	eventually(t, "the bump lands", func() bool {
+		v, _ := strconv.Atoi(e.stored(t, "listver:users"))
+		return v >= 1 && e.count("replayed") == 1
+	})
+	if e.count("failed") != 1 || e.count("replayed") != 1 {
+		t.Errorf("observed %v, want one failed and one replayed", e.events)
+	}
+}
+
+// TestFrozenCallsBounded: a frozen Valkey costs each call at most its short deadline,
+// and after the first failure calls do not wait at all until the back-off is over.
+func TestFrozenCallsBounded(t *testing.T) {
+	e := newFrozenEnv(t)
+	ctx := t.Context()
+	r := domain.Redirect{URLID: 3, UserID: 1, Location: "https://example.com/", Active: true, Version: 1}
+	if err := e.reader.FillRedirect(ctx, "bound", r); err != nil {
+		t.Fatal(err)
+	}
+	e.srv.Freeze(t)
+	time.Sleep(time.Second) // the connection is found hung and closed
+	// Look-ups are misses without asking while Valkey's data is not trusted; a fill asks.
+	start := time.Now()
+	if err := e.reader.FillItem(ctx, cache.URLItem, 1, 1, []byte(`{}`)); err == nil {
+		t.Error("FillItem on a frozen server: no error")
+	}
+	if d := time.Since(start); d > 200*time.Millisecond {
+		t.Errorf("first FillItem on a frozen server took %v", d)
+	}
+	var wg sync.WaitGroup
+	start = time.Now()
+	for i := range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _ = e.reader.FindRedirect(ctx, "bound")
+			_ = e.reader.FillItem(ctx, cache.URLItem, int64(i), 1, []byte(`{}`))
+		}()
+	}
+	wg.Wait()
+	if d := time.Since(start); d > 50*time.Millisecond {
+		t.Errorf("50 look-ups and fills during the back-off took %v, want no waiting", d)
+	}
+	e.srv.Thaw(t)
 }

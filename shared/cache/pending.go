@@ -12,10 +12,11 @@ import (
 )
 
 // InvalidationObserver is told what happens to writes that did not reach Valkey at once:
-// event is "failed" (an invalidation or list bump did not land when its write was made),
-// "replayed" (a pending write landed later), "dropped" (one was not kept: too many were
-// pending) or "expired" (one was given up after the TTL, when every older entry had
-// expired anyway); pending is how many this process holds afterwards.
+// event is "kept" (a write that did not land is now pending: an invalidation, a list
+// bump or a fill), "failed" (the kept write was an invalidation or list bump, whose write
+// had just been made), "replayed" (a pending write landed later), "dropped" (one was not
+// kept: too many were pending) or "expired" (one was given up after the TTL, when every
+// older entry had expired anyway); pending is how many this process holds afterwards.
 type InvalidationObserver func(event string, pending int)
 
 // SetInvalidationObserver installs the observer; metrics use it.
@@ -70,11 +71,28 @@ func (c *Cache) trusted() bool {
 	if t == 0 {
 		return true
 	}
-	if t == distrustForever || time.Now().UnixNano() < t {
+	if t == distrustForever {
+		c.probe()
+		return false
+	}
+	if time.Now().UnixNano() < t {
 		return false
 	}
 	c.trustAfter.CompareAndSwap(t, 0)
 	return true
+}
+
+// probe pings Valkey in the background, one probe at a time and at most every
+// retryEvery, so that a process whose reads all skip Valkey while it is not trusted
+// (lists, say) still learns that it answers again. It ignores the back-off: the reads
+// that would otherwise probe after it do not ask Valkey while it is not trusted.
+func (c *Cache) probe() {
+	now := time.Now().UnixNano()
+	last := c.lastProbe.Load()
+	if now-last < int64(retryEvery) || !c.lastProbe.CompareAndSwap(last, now) {
+		return
+	}
+	go func() { _ = c.Ping(context.Background()) }()
 }
 
 // Kinds of pending write.
@@ -120,9 +138,7 @@ func (c *Cache) keep(key string, w pendingWrite) {
 	case !ok && (len(p.m) >= maxPending || w.mode == modeFill && len(p.m) >= maxPendingFills):
 		n := len(p.m)
 		p.mu.Unlock()
-		if w.mode != modeFill {
-			c.invObserved("dropped", 1, n)
-		}
+		c.invObserved("dropped", 1, n)
 		return
 	}
 	p.seq++
@@ -131,7 +147,9 @@ func (c *Cache) keep(key string, w pendingWrite) {
 	p.n.Store(int64(len(p.m)))
 	start := !p.replaying
 	p.replaying = true
+	n := len(p.m)
 	p.mu.Unlock()
+	c.invObserved("kept", 1, n)
 	if start {
 		go c.replayLoop()
 	}

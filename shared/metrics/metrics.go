@@ -211,3 +211,31 @@ type OutboxStats func(ctx context.Context) (pending int64, oldest time.Duration,
 func (m *Metrics) RegisterDB(pool func() PoolStats, outbox OutboxStats) {
 	m.Registry.MustRegister(&dbCollector{pool: pool, outbox: outbox})
 }
+
+// Cache writes that did not reach Valkey at once (the cache package doc says why they are
+// kept and replayed). Kept apart: the cache reports them through an observer.
+
+// CacheInvalidations registers the metrics of cache writes that did not reach Valkey at
+// once and returns the observer the cache reports to (cache.SetInvalidationObserver).
+// Call it once per Metrics.
+func (m *Metrics) CacheInvalidations() func(event string, pending int) {
+	f := promauto(m.Registry)
+	failed := f.counter("shortener_cache_invalidation_failures_total", "Cache invalidations and list bumps that did not reach Valkey when their write was made; each is kept and replayed.")
+	replayed := f.counter("shortener_cache_invalidations_replayed_total", "Pending cache writes (invalidations, list bumps, fills read during an outage) that reached Valkey later.")
+	dropped := f.counterVec("shortener_cache_invalidations_dropped_total", "Pending cache writes given up, by reason: full (too many pending; the old entry may be served until its TTL) or expired (after the TTL, when every older entry had expired).", "reason")
+	pending := f.gauge("shortener_cache_invalidations_pending", "Cache writes this process holds because Valkey did not take them yet; while any is pending it reads nothing from Valkey.")
+	full, expired := dropped.WithLabelValues("full"), dropped.WithLabelValues("expired")
+	return func(event string, n int) {
+		switch event {
+		case "failed":
+			failed.Inc()
+		case "replayed":
+			replayed.Inc()
+		case "dropped":
+			full.Inc()
+		case "expired":
+			expired.Inc()
+		}
+		pending.Set(float64(n))
+	}
+}
