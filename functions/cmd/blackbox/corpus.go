@@ -27,6 +27,7 @@ type template struct {
 	route, kind string
 	valid       []byte // the part zzuf mutates: a body, a CSV, a path or a query
 	keep        int    // leading bytes of valid that stay intact (the path before a query)
+	end         int    // bytes from here on stay intact too (a path after its id); 0: none
 	ratio       string // zzuf's bit ratio range
 	protect     string // bytes zzuf leaves alone (its -P list), "" for none
 	build       func(m []byte) request
@@ -64,8 +65,22 @@ func (f fixtures) corpus() []template {
 	pathT := func(route, kind, method, path string) template {
 		return template{route: route, kind: kind, valid: []byte(path), keep: 1, ratio: "0.01:0.1",
 			build: func(m []byte) request {
-				return request{route: route, kind: kind, method: method, target: encodeTarget(m)}
+				r := request{route: route, kind: kind, method: method, target: encodeTarget(m)}
+				if method == http.MethodPut {
+					r.ctype, r.body = "application/json", []byte(`{"title":"path"}`)
+				}
+				return r
 			}}
+	}
+	// segT mutates only the id or code of a path, so that most copies still reach the
+	// route (a mutated prefix mostly lands on the short-code fallback).
+	segT := func(route, kind, method, prefix, seg, suffix string) template {
+		t := pathT(route, kind, method, prefix+seg+suffix)
+		t.keep, t.ratio = len(prefix), "0.02:0.15"
+		if suffix != "" {
+			t.end = len(prefix) + len(seg)
+		}
+		return t
 	}
 	queryT := func(route, kind, accept, target string) template {
 		return template{route: route, kind: kind, valid: []byte(target), keep: strings.IndexByte(target, '?') + 1, ratio: "0.004:0.06",
@@ -101,6 +116,15 @@ func (f fixtures) corpus() []template {
 		pathT("GET /{short_code}", "path", http.MethodGet, "/"+f.code),
 		pathT("GET /{short_code}", "path (HEAD)", http.MethodHead, "/"+f.code),
 		pathT("GET /urls/{short_code}/redirect", "path", http.MethodGet, "/urls/"+f.code+"/redirect"),
+		segT("GET /users/{id}", "path id", http.MethodGet, "/users/", u, ""),
+		segT("PUT /users/{id}", "path id", http.MethodPut, "/users/", u, ""),
+		segT("DELETE /users/{id}", "path id", http.MethodDelete, "/users/", strconv.FormatInt(f.delUID, 10), ""),
+		segT("GET /urls/{id}", "path id", http.MethodGet, "/urls/", x, ""),
+		segT("PUT /urls/{id}", "path id", http.MethodPut, "/urls/", x, ""),
+		segT("DELETE /urls/{id}", "path id", http.MethodDelete, "/urls/", strconv.FormatInt(f.delXID, 10), ""),
+		segT("GET /events/{id}", "path id", http.MethodGet, "/events/", strconv.FormatInt(f.eid, 10), ""),
+		segT("GET /urls/{short_code}/redirect", "path code", http.MethodGet, "/urls/", f.code, "/redirect"),
+		segT("GET /urls/{short_code}/redirect", "path code (HEAD)", http.MethodHead, "/urls/", f.code, "/redirect"),
 		pathT("GET /health", "path", http.MethodGet, "/health"),
 		pathT("GET /ready", "path", http.MethodGet, "/ready"),
 		pathT("GET /metrics", "path", http.MethodGet, "/metrics"),
@@ -162,12 +186,15 @@ var separator = []byte("\n\x00--blackbox-zzuf-separator--\x00\n")
 // mutated copies. zzuf flips bits at a ratio picked per seed from t.ratio, in the bytes
 // after t.keep, sparing those in t.protect.
 func mutate(ctx context.Context, zzuf, dir string, t template, from, count int) ([][]byte, error) {
-	valid, keep := t.valid, t.keep
+	valid, keep, end := t.valid, t.keep, t.end
+	if end <= 0 || end > len(valid) {
+		end = len(valid)
+	}
 	if count <= 0 {
 		return nil, nil
 	}
-	if keep >= len(valid) {
-		keep = len(valid) - 1
+	if keep >= end {
+		keep = end - 1
 	}
 	f, err := os.CreateTemp(dir, "zzuf-*.in")
 	if err != nil {
@@ -180,7 +207,7 @@ func mutate(ctx context.Context, zzuf, dir string, t template, from, count int) 
 	}
 	f.Close()
 	args := []string{"-c", "-s", fmt.Sprintf("%d:%d", from, from+count), "-r", t.ratio,
-		"-b", fmt.Sprintf("%d-%d", keep, len(valid)-1)}
+		"-b", fmt.Sprintf("%d-%d", keep, end-1)}
 	if t.protect != "" {
 		args = append(args, "-P", t.protect)
 	}

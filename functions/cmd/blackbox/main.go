@@ -111,6 +111,28 @@ func served() (patterns []string, err error) {
 	return patterns, nil
 }
 
+// router returns what names the route a request reaches: the pattern the server's mux
+// picks for it, since a mutated path often lands on another route than the one its valid
+// request was aimed at (most often the short-code fallback). A request no pattern takes
+// (a 404 or 405 of the mux) is "(no route)".
+func router(patterns []string) func(request) string {
+	mux := http.NewServeMux()
+	for _, p := range patterns {
+		mux.HandleFunc(p, func(http.ResponseWriter, *http.Request) {})
+	}
+	return func(r request) string {
+		u, err := url.ParseRequestURI(r.target)
+		if err != nil {
+			return r.route
+		}
+		_, pattern := mux.Handler(&http.Request{Method: r.method, URL: u, Host: "x"})
+		if pattern == "" {
+			return "(no route)"
+		}
+		return pattern
+	}
+}
+
 // outcome is one request and its answer.
 type outcome struct {
 	req     request
@@ -160,6 +182,10 @@ func (p pass) run(ctx context.Context) (bool, error) {
 	}
 	generated := len(reqs)
 	reqs = append(reqs, nasty...)
+	reached := router(patterns)
+	for i := range reqs {
+		reqs[i].route = reached(reqs[i])
+	}
 	rng := rand.New(rand.NewPCG(uint64(p.seed), 0))
 	rng.Shuffle(len(reqs), func(i, j int) { reqs[i], reqs[j] = reqs[j], reqs[i] })
 	gen := time.Since(start)

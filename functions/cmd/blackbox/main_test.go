@@ -142,6 +142,16 @@ func TestMutate(t *testing.T) {
 	if changed < 150 {
 		t.Fatalf("only %d of 200 copies differ from the valid request", changed)
 	}
+	seg := template{valid: []byte("/urls/abc123/redirect"), keep: 6, end: 12, ratio: "0.05:0.2"}
+	segs, err := mutate(context.Background(), zzuf, t.TempDir(), seg, 0, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range segs {
+		if !bytes.HasPrefix(m, []byte("/urls/")) || !bytes.HasSuffix(m, []byte("/redirect")) {
+			t.Fatalf("copy %q changed more than the code", m)
+		}
+	}
 	again, err := mutate(context.Background(), zzuf, t.TempDir(), tpl, 100, 200)
 	if err != nil {
 		t.Fatal(err)
@@ -318,5 +328,26 @@ func TestUnreachableServerIsUnsent(t *testing.T) {
 	c := client{host: host, timeout: time.Second}
 	if v := judge(request{method: http.MethodGet}, c.send(request{method: http.MethodGet, target: "/"})); v != verdictUnsent {
 		t.Fatalf("verdict %q, want %q", v, verdictUnsent)
+	}
+}
+
+func TestRouterNamesTheRouteReached(t *testing.T) {
+	patterns, err := served()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reached := router(patterns)
+	for _, c := range []struct{ method, target, want string }{
+		{"GET", "/users/1", "GET /users/{id}"},
+		{"DELETE", "/urls/7", "DELETE /urls/{id}"},
+		{"HEAD", "/abc123", "GET /{short_code}"},
+		{"GET", "/heal%E8h", "GET /{short_code}"}, // a mutated /health
+		{"GET", "/urls/abc/redirect", "GET /urls/{short_code}/redirect"},
+		{"GET", "/events?page=2", "GET /events"},
+		{"PATCH", "/users", "(no route)"},
+	} {
+		if got := reached(request{route: "aimed", method: c.method, target: c.target}); got != c.want {
+			t.Errorf("%s %s reaches %q, want %q", c.method, c.target, got, c.want)
+		}
 	}
 }

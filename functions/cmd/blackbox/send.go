@@ -19,7 +19,7 @@ import (
 // TCP, not through net/http's client, so that paths and bodies net/url would refuse or
 // clean up (invalid escapes, NUL, a million-character path) reach the server unchanged.
 type request struct {
-	route  string // the route pattern the request is aimed at, as its Routes() lists it
+	route  string // the route pattern the request reaches, as Routes() spells it (see router)
 	kind   string // what was generated or hand-written, e.g. "json", "csv", "nasty: NUL escape in username"
 	method string
 	target string // the request-target, already encoded
