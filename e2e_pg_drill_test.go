@@ -266,7 +266,9 @@ func TestDrillPostgresFrozenUnderRedirectFlood(t *testing.T) {
 	redirectFloodDrill(t, (*pgServer).freeze, (*pgServer).thaw)
 }
 
-func redirectFloodDrill(t *testing.T, outage, recover func(*pgServer, testing.TB)) {
+// redirectFloodDrill runs the redirect flood drill with an outage of PostgreSQL that
+// restore ends.
+func redirectFloodDrill(t *testing.T, outage, restore func(*pgServer, testing.TB)) {
 	if testing.Short() {
 		t.Skip("drill starts processes")
 	}
@@ -321,7 +323,7 @@ func redirectFloodDrill(t *testing.T, outage, recover func(*pgServer, testing.TB
 		t.Fatalf("the click queue never overflowed in %v (%d redirects): the drill did not reach the fault", time.Since(down), len(f.answered))
 	}
 
-	recover(pg, t)
+	restore(pg, t)
 	db, err := pgx.Connect(context.Background(), pg.url())
 	if err != nil {
 		t.Fatal(err)
