@@ -235,13 +235,19 @@ func (f *Function) Stop(ctx context.Context) error {
 	return f.logs.Close()
 }
 
-// Ready reports whether the function is started and PostgreSQL answers.
+// Ready reports whether the function is started and, for the groups that cannot answer
+// anything without it, whether PostgreSQL answers. Knative takes an unready pod out of
+// the Service, so the redirect group stays ready while PostgreSQL is down (its cache hits
+// still answer), and so does health (its /ready is what reports the outage).
 func (f *Function) Ready(ctx context.Context) (bool, error) {
 	f.mu.Lock()
-	st := f.store
+	st, name := f.store, f.function
 	f.mu.Unlock()
 	if f.handler.Load() == nil || st == nil {
 		return false, nil
+	}
+	if name == routing.Redirect || name == routing.Health {
+		return true, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()

@@ -460,3 +460,21 @@ func TestHandleBeforeStart(t *testing.T) {
 		t.Error("not alive")
 	}
 }
+
+// TestReadinessWithPostgresDown: Knative takes unready pods out of the Service, so the
+// redirect group (whose cache hits answer without PostgreSQL) and health (whose /ready
+// reports the outage) stay ready; a group that needs PostgreSQL for everything does not.
+func TestReadinessWithPostgresDown(t *testing.T) {
+	for fn, want := range map[string]bool{"redirect": true, "health": true, "urls": false, "users": false} {
+		t.Run(fn, func(t *testing.T) {
+			a := startAPI(t, map[string]string{"FUNCTION": fn})
+			if ok, _ := a.f.Ready(context.Background()); !ok {
+				t.Fatal("not ready with PostgreSQL up")
+			}
+			a.f.store.Close()
+			if ok, _ := a.f.Ready(context.Background()); ok != want {
+				t.Fatalf("ready with PostgreSQL down = %v, want %v", ok, want)
+			}
+		})
+	}
+}

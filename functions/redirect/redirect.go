@@ -19,7 +19,9 @@ type Store interface {
 	FindRedirect(ctx context.Context, code string) (domain.Redirect, error)
 }
 
-// ClickRecorder takes a click after the redirect was answered. It must not block on I/O.
+// ClickRecorder takes a click after the redirect was answered. Record must return at once
+// whatever happens to PostgreSQL: it queues the click or, when it cannot keep it, drops it
+// and counts it lost; it never waits for room or for I/O.
 type ClickRecorder interface {
 	Record(c domain.Click)
 }

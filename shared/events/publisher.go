@@ -55,7 +55,8 @@ type Publisher struct {
 	metrics *metrics.Metrics
 	sem     chan struct{}
 	wg      sync.WaitGroup
-	failing atomic.Bool // the last delivery failed
+	backlog atomic.Int64 // events handed to Publish and not yet sent
+	failing atomic.Bool  // the last delivery failed
 }
 
 // NewPublisher returns a publisher to sink, or nil when there is no sink. With a local
@@ -106,12 +107,24 @@ func (p *Publisher) Publish(audits []domain.Audit) {
 		return
 	}
 	p.countEmitted(audits)
+	n := int64(len(audits))
+	if p.backlog.Add(n) > maxBacklog {
+		// The sink is slower than the events come (a redirect flood, a hung broker): the
+		// events are committed in the outbox already, so the relay delivers them later
+		// instead of goroutines and buffers piling up here without bound.
+		p.backlog.Add(-n)
+		return
+	}
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
+		defer p.backlog.Add(-n)
 		p.Send(context.Background(), audits)
 	}()
 }
+
+// maxBacklog bounds the events Publish has in flight; past it, the relay sends them.
+const maxBacklog = 1 << 16
 
 // Send delivers audits and acknowledges the delivered ones in the outbox; it returns how
 // many were delivered. Each delivery has sendTimeout and each outbox statement

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -255,5 +256,53 @@ func TestDeliveredCountsByType(t *testing.T) {
 	}
 	if v := value(t, m.EventsAcked); v != 4 {
 		t.Errorf("acknowledged = %v, want 4", v)
+	}
+}
+
+// blockingMover holds every in-process delivery until released, like a frozen database.
+type blockingMover struct {
+	release chan struct{}
+	moved   atomic.Int64
+}
+
+func (m *blockingMover) MoveOutbox(ctx context.Context, ids []string) (int64, error) {
+	select {
+	case <-m.release:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	m.moved.Add(int64(len(ids)))
+	return int64(len(ids)), nil
+}
+
+// TestPublishBacklogBounded blocks delivery and publishes more than the backlog holds: the
+// excess is left to the relay (it is in the outbox already) instead of waiting in memory,
+// and Publish never waits.
+func TestPublishBacklogBounded(t *testing.T) {
+	mv := &blockingMover{release: make(chan struct{})}
+	p, err := events.NewPublisher("", mv, &acker{}, metrics.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := sampleAudits()[:1]
+	big := slices.Repeat(one, 1<<16)
+	start := time.Now()
+	p.Publish(big) // exactly the backlog: taken
+	p.Publish(one) // over it: left to the relay
+	p.Publish(big) // over it
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("Publish took %v while delivery is blocked", d)
+	}
+	close(mv.release)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	p.Wait(ctx)
+	if got := mv.moved.Load(); got != 1<<16 {
+		t.Fatalf("%d events delivered in the background, want the %d the backlog holds", got, 1<<16)
+	}
+	p.Publish(one) // the backlog drained: taken again
+	p.Wait(ctx)
+	if got := mv.moved.Load(); got != 1<<16+1 {
+		t.Fatalf("after the backlog drained: %d delivered, want %d", got, 1<<16+1)
 	}
 }
