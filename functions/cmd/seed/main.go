@@ -64,7 +64,7 @@ func main() {
 			os.Exit(2)
 		}
 		if domain.KindOf(err) == domain.Conflict {
-			err = fmt.Errorf("%w\nto start over on a fresh database: env $(go run ./functions/cmd/devdeps -fresh) go run ./functions/cmd/seed", err)
+			err = fmt.Errorf("%w\nto start over on a fresh database (this drops it): deps=$(go run ./functions/cmd/devdeps -fresh) && env $deps go run ./functions/cmd/seed -dir .dev/seed", err)
 		}
 		fail(err)
 	}
