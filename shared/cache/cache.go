@@ -13,36 +13,42 @@
 // once Valkey answers again, until its TTL. So:
 //
 //   - Every cache call has a short deadline (100 ms for reads and fills, 250 ms for
-//     invalidations). After a failure the process leaves Valkey alone for a second, then
-//     one call probes it while the others still go to PostgreSQL.
+//     invalidations; redirect look-ups share one, see findCtx). After a failure the
+//     process leaves Valkey alone for a second, then one call probes it while the others
+//     still go to PostgreSQL. A hung Valkey costs what a dead one does.
 //   - An invalidation (or list bump) that did not land is kept by the process that wrote
-//     and retried every 100 ms until it lands; so is a fill of what the process read from
+//     and retried every 100 ms until it lands; so is a fill of a row the process read from
 //     PostgreSQL while Valkey was away, which repairs the entry even if the writer is gone.
-//     A pending write is dropped only when it landed, or when CACHE_TTL has passed both
-//     since it was made and since this process last saw Valkey fail: by then every older
-//     entry has expired, including one a stalled Valkey executed late. At most 65,536 are
-//     kept; beyond that, new ones are dropped and counted.
-//   - While a process holds pending writes, and for a second after it first reached
-//     Valkey again after any failure (or after losing a connection that carried its
+//     The process never fills a key with a version older than one it holds pending. A
+//     pending write is dropped only once it landed, or when CACHE_TTL (plus 2 s) has passed
+//     both since it was made and since this process last saw Valkey fail: by then every
+//     older entry has expired, including one a stalled Valkey executed late. At most
+//     65,536 are kept (fills only up to 8,192); beyond that new ones are dropped, counted.
+//   - While a process holds pending writes, and for a second after Valkey first answered
+//     it again after any failure (or after it lost a connection that carried its
 //     client-side cache), it trusts nothing it could read from Valkey: reads are misses
 //     answered by PostgreSQL, whose fills (version-guarded) repair stale entries. That
-//     second is ten retry periods: the writers' replays land before it ends.
+//     second is ten retry periods: the other writers' replays land before it ends.
 //   - A local (client-side) copy is only as good as the connection that would carry its
-//     invalidation. valkey-go pings an idle connection every 250 ms and closes it after
-//     250 ms without an answer, which drops the copies; so within 750 ms of Valkey hanging
-//     every instance has dropped them. A write whose invalidation failed does not return
-//     before 750 ms have passed since its process first saw the failure: once it has
-//     returned, no instance still holds a copy from before it.
+//     invalidation. valkey-go pings a connection that received nothing for 250 ms and
+//     closes it when the answer takes 250 ms, which drops its copies: within 750 ms of a
+//     hang every instance has dropped them. A write whose invalidation of a redirect or
+//     list version failed returns no earlier than 850 ms after its process first saw a
+//     call time out (a refused connection drops the copies at once and needs no wait):
+//     once it returned, no instance still holds a copy from before it. Writes in the
+//     first second of a hang take up to about a second for it.
 //
-// What is left, stated honestly: an instance that saw no failure at all (it was started,
-// or first used Valkey, after Valkey came back) may read an older entry until the
-// writer's replay lands, at most about 100 ms after Valkey answers the writer again. If
-// the writing process dies (SIGKILL, or SIGTERM while Valkey still hangs; Close tries for
-// a second) before its invalidation landed, and no instance read the code from PostgreSQL
-// meanwhile, the older entry is served until its TTL ends: at most CACHE_TTL after the
-// write. A writer cut off from a Valkey that other instances still reach (a partition)
-// has the same bound. Making this durable would take a record in PostgreSQL beside the
-// write, replayed by whoever comes next; the TTL bounds it instead.
+// What is left: an instance that saw no failure at all (started, or first used Valkey,
+// after Valkey came back) may read an older entry until the writer's replay lands, at
+// most a few hundred milliseconds after Valkey answers the writer again. If the writing
+// process dies (SIGKILL, or SIGTERM while Valkey still hangs; Close replays for up to a
+// second) before its invalidation landed, and no instance read the row from PostgreSQL
+// while Valkey was away (whose fill would repair it), the older entry is served until
+// its TTL ends: at most CACHE_TTL after the write (after Valkey runs again, if it hung:
+// a fill sent into the hang runs then). A writer cut off from a Valkey that
+// other instances still reach (a partition) has the same bound. Making this durable
+// would take a record in PostgreSQL beside the write, replayed by whoever comes next;
+// the TTL bounds it instead.
 package cache
 
 import (

@@ -43,6 +43,9 @@ func (c *Cache) ListVersion(ctx context.Context, l List) (int64, error) {
 		res = cl.DoCache(ctx, cl.B().Get().Key(key).Cache(), c.ttl)
 	}
 	v, err := res.AsInt64()
+	if err == nil && res.IsCacheHit() {
+		return v, nil // a local hit says nothing about Valkey (see failed)
+	}
 	if err = c.failed(err); err != nil {
 		if isNil(err) {
 			return 0, nil

@@ -43,11 +43,14 @@ func (c *Cache) FindRedirect(ctx context.Context, code string) (Lookup, error) {
 		res = cl.DoCache(ctx, cl.B().Get().Key(key).Cache(), c.ttl)
 	}
 	s, err := res.ToString()
-	if err = c.failed(err); err != nil {
-		if isNil(err) {
-			return Lookup{}, nil
+	// A local hit says nothing about Valkey: only an answer from it may end a distrust.
+	if err != nil || !res.IsCacheHit() {
+		if err = c.failed(err); err != nil {
+			if isNil(err) {
+				return Lookup{}, nil
+			}
+			return Lookup{}, err
 		}
-		return Lookup{}, err
 	}
 	_, kind, payload, ok := parse(s)
 	switch {
