@@ -103,6 +103,7 @@ func (f *Function) Start(ctx context.Context, _ map[string]string) error {
 		return err
 	}
 	c.SetObserver(m.CacheResult)
+	c.SetInvalidationObserver(m.CacheInvalidations())
 	m.RegisterDB(func() metrics.PoolStats { return st.Stat() }, st.OutboxStats)
 
 	var local sharedevents.Mover

@@ -39,6 +39,10 @@ var OwnMetrics = map[string]string{
 	"shortener_db_pool_empty_acquires_total":           "counter",
 	"shortener_db_pool_acquire_duration_seconds_total": "counter",
 	"shortener_build_info":                             "gauge",
+	"shortener_cache_invalidation_failures_total":      "counter",
+	"shortener_cache_invalidations_replayed_total":     "counter",
+	"shortener_cache_invalidations_dropped_total":      "counter",
+	"shortener_cache_invalidations_pending":            "gauge",
 	// From client_golang's Go and process collectors, registered by every function.
 	"process_cpu_seconds_total":     "counter",
 	"process_resident_memory_bytes": "gauge",

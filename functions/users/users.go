@@ -181,7 +181,7 @@ func (h handlers) delete(w http.ResponseWriter, r *http.Request) {
 }
 
 // after runs once a mutation committed: stale list pages go, and its audit events leave.
-// Cache failures are ignored: the versioned entries expire with their TTL.
+// Cache failures are the cache's to handle: it keeps and replays what did not land.
 func (h handlers) after(r *http.Request, audits []domain.Audit) {
 	_ = h.Cache.BumpList(r.Context(), cache.UserList)
 	web.LogAudits(r, audits)
