@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/maphash"
 	"slices"
 	"strings"
 	"time"
@@ -56,9 +57,56 @@ type Versioned struct {
 // UserImport is one users import in progress: a transaction that holds the users table
 // and remembers, for the whole file, which ids and emails its rows have used.
 type UserImport struct {
-	s   *Store
-	tx  pgx.Tx
-	now time.Time
+	s      *Store
+	tx     pgx.Tx
+	now    time.Time
+	seed   maphash.Seed
+	ids    firstLines // user id -> the first line that named it
+	emails firstLines // hash of lower(email) -> the first line that used it
+}
+
+// firstLines remembers, for a whole file, the first line that used each key. It is two
+// sorted arrays, 12 bytes a key, rather than a map: a 10 MiB file has up to a million.
+// Emails are kept as 64-bit hashes with a seed of the import's own: two emails of one
+// file share a hash with a chance of about one in 10^7 for the largest file, and would
+// cost the later row a wrong "already used".
+type firstLines struct {
+	keys  []uint64
+	lines []int32
+	added []keyLine // this chunk's keys, merged in by commit
+}
+
+type keyLine struct {
+	key  uint64
+	line int32
+}
+
+// line returns the first line that used k in an earlier chunk, or 0.
+func (f *firstLines) line(k uint64) int {
+	if i, ok := slices.BinarySearch(f.keys, k); ok {
+		return int(f.lines[i])
+	}
+	return 0
+}
+
+// add records the first use of k, which line and the chunk's earlier adds do not know.
+func (f *firstLines) add(k uint64, line int) { f.added = append(f.added, keyLine{k, int32(line)}) }
+
+// commit merges the chunk's keys in, from the back so no array is copied whole.
+func (f *firstLines) commit() {
+	slices.SortFunc(f.added, func(a, b keyLine) int { return cmp.Compare(a.key, b.key) })
+	n, m := len(f.keys), len(f.added)
+	f.keys, f.lines = slices.Grow(f.keys, m)[:n+m], slices.Grow(f.lines, m)[:n+m]
+	for i, j, k := n-1, m-1, n+m-1; j >= 0; k-- {
+		if i >= 0 && f.keys[i] > f.added[j].key {
+			f.keys[k], f.lines[k] = f.keys[i], f.lines[i]
+			i--
+		} else {
+			f.keys[k], f.lines[k] = f.added[j].key, f.added[j].line
+			j--
+		}
+	}
+	f.added = f.added[:0]
 }
 
 // commitTimeout bounds the commit of an import. The commit does not run under the
@@ -98,18 +146,11 @@ func (s *Store) ImportUsersInChunks(ctx context.Context, fn func(*UserImport) er
 		defer cancel()
 		_ = tx.Rollback(rctx) // a no-op after the commit
 	}()
-	// The file's ids and emails go to temporary tables rather than into memory, so a
-	// later chunk sees what earlier ones used however big the file is.
-	for _, q := range []string{
-		`LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE`,
-		`CREATE TEMPORARY TABLE import_ids (id bigint PRIMARY KEY, line int NOT NULL) ON COMMIT DROP`,
-		`CREATE TEMPORARY TABLE import_emails (email text PRIMARY KEY, line int NOT NULL) ON COMMIT DROP`,
-	} {
-		if _, err := tx.Exec(ctx, q); err != nil {
-			return translate(err, "users")
-		}
+	if _, err := tx.Exec(ctx, `LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+		return translate(err, "users")
 	}
-	if err := fn(&UserImport{s: s, tx: tx, now: time.Now().UTC().Truncate(time.Microsecond)}); err != nil {
+	imp := &UserImport{s: s, tx: tx, now: time.Now().UTC().Truncate(time.Microsecond), seed: maphash.MakeSeed()}
+	if err := fn(imp); err != nil {
 		return translate(err, "users")
 	}
 	if err := ctx.Err(); err != nil {
@@ -169,7 +210,7 @@ func (m *UserImport) Add(ctx context.Context, rows []ImportRow) (ImportChunk, er
 	}
 	rows = valid
 
-	keys, firstEmail, firstID, byID, err := m.load(ctx, rows)
+	keys, byID, err := m.load(ctx, rows)
 	if err != nil {
 		return ImportChunk{}, err
 	}
@@ -180,27 +221,23 @@ func (m *UserImport) Add(ctx context.Context, rows []ImportRow) (ImportChunk, er
 		}
 	}
 	var (
-		writes    []importWrite
-		regIDs    []int64 // ids and email keys this chunk uses, for later chunks
-		regIDLine []int32
-		regKeys   []string
-		regKeyLn  []int32
-		usedID    = map[int64]int{} // in this chunk: id -> line
-		usedKey   = map[string]int{}
-		reserve   int64
-		maxID     int64
-		group     int
-		freed     = map[string]bool{} // keys given up by an update in the current group
+		writes  []importWrite
+		usedID  = map[int64]int{}  // in this chunk: id -> line
+		usedKey = map[uint64]int{} // in this chunk: email hash -> line
+		reserve int64
+		maxID   int64
+		group   int
+		freed   = map[string]bool{} // keys given up by an update in the current group
 	)
 	use := func(id int64, line int) {
-		if _, ok := usedID[id]; !ok && firstID[id] == 0 {
+		if _, ok := usedID[id]; !ok && m.ids.line(uint64(id)) == 0 {
 			usedID[id] = line
-			regIDs, regIDLine = append(regIDs, id), append(regIDLine, int32(line))
+			m.ids.add(uint64(id), line)
 		}
 	}
 	// queue orders a write: a row taking an email that an earlier update of its group gave
-	// up starts a new group, because one statement checks uniqueness row by row in no
-	// set order.
+	// up starts a new group. PostgreSQL does check an unnest's rows in order, but nothing
+	// promises it, and one statement checks uniqueness row by row.
 	queue := func(w importWrite, key string, old *importUser) {
 		if freed[key] {
 			group++
@@ -214,18 +251,19 @@ func (m *UserImport) Add(ctx context.Context, rows []ImportRow) (ImportChunk, er
 	}
 	for i, r := range rows {
 		key := keys[i]
-		if line := cmp.Or(firstEmail[i], usedKey[key]); line != 0 {
+		hash := maphash.String(m.seed, key)
+		if line := cmp.Or(m.emails.line(hash), usedKey[hash]); line != 0 {
 			skip(r.Line, "email already used on line %d", line)
 			continue
 		}
 		if r.ID != nil {
-			if line := cmp.Or(firstID[*r.ID], usedID[*r.ID]); line != 0 {
+			if line := cmp.Or(m.ids.line(uint64(*r.ID)), usedID[*r.ID]); line != 0 {
 				skip(r.Line, "id already used on line %d", line)
 				continue
 			}
 		}
-		usedKey[key] = r.Line
-		regKeys, regKeyLn = append(regKeys, key), append(regKeyLn, int32(r.Line))
+		usedKey[hash] = r.Line
+		m.emails.add(hash, r.Line)
 		if r.ID != nil {
 			use(*r.ID, r.Line)
 		}
@@ -304,21 +342,11 @@ func (m *UserImport) Add(ctx context.Context, rows []ImportRow) (ImportChunk, er
 	if err := m.write(ctx, rows, writes, &out); err != nil {
 		return ImportChunk{}, err
 	}
-	b := &pgx.Batch{}
-	if len(regIDs) > 0 {
-		b.Queue(`INSERT INTO import_ids SELECT * FROM unnest($1::bigint[], $2::int[]) ON CONFLICT DO NOTHING`, regIDs, regIDLine)
-	}
-	if len(regKeys) > 0 {
-		b.Queue(`INSERT INTO import_emails SELECT * FROM unnest($1::text[], $2::int[]) ON CONFLICT DO NOTHING`, regKeys, regKeyLn)
-	}
-	if b.Len() > 0 {
-		if err := m.tx.SendBatch(ctx, b).Close(); err != nil {
-			return ImportChunk{}, err
-		}
-	}
 	if err := writeOutbox(ctx, m.tx, out.Audits); err != nil {
 		return ImportChunk{}, err
 	}
+	m.ids.commit()
+	m.emails.commit()
 	slices.SortStableFunc(out.Skipped, func(a, b RowError) int { return cmp.Compare(a.Row, b.Row) })
 	return out, nil
 }
@@ -327,56 +355,41 @@ func (m *UserImport) Add(ctx context.Context, rows []ImportRow) (ImportChunk, er
 func storable(s string) bool { return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 }
 
 // load reads, in one round trip, what the rows can touch: each row's email key as
-// PostgreSQL lowers it (the unique index's own rule), the line of an earlier chunk's row
-// that used the same email or id (0 when none), and the users the rows name by id or email.
-func (m *UserImport) load(ctx context.Context, rows []ImportRow) (keys []string, firstEmail []int, firstID map[int64]int, byID map[int64]*importUser, err error) {
+// PostgreSQL lowers it (the unique index's own rule), and the users the rows name by id
+// or by email.
+func (m *UserImport) load(ctx context.Context, rows []ImportRow) (keys []string, byID map[int64]*importUser, err error) {
 	emails := make([]string, len(rows))
-	ids := make([]int64, len(rows)) // 0 for a row without an id: no user or row has it
+	ids := make([]int64, 0, len(rows))
 	for i, r := range rows {
 		emails[i] = r.Email
 		if r.ID != nil {
-			ids[i] = *r.ID
+			ids = append(ids, *r.ID)
 		}
 	}
 	b := &pgx.Batch{}
-	const qRows = `SELECT lower(c.email), coalesce(e.line, 0), coalesce(i.line, 0)
-		FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS c(email, id, n)
-		LEFT JOIN import_emails e ON e.email = lower(c.email)
-		LEFT JOIN import_ids i ON i.id = c.id
-		ORDER BY c.n`
-	b.Queue(qRows, emails, ids)
-	const qUsers = `SELECT id, username, email, lower(email), created_at, deleted_at IS NOT NULL FROM users
+	b.Queue(`SELECT lower(e) FROM unnest($1::text[]) WITH ORDINALITY AS c(e, n) ORDER BY n`, emails)
+	const q = `SELECT id, username, email, lower(email), created_at, deleted_at IS NOT NULL FROM users
 		WHERE id = ANY($1) OR (deleted_at IS NULL AND lower(email) = ANY(ARRAY(SELECT lower(x) FROM unnest($2::text[]) x)))`
-	b.Queue(qUsers, ids, emails)
+	b.Queue(q, ids, emails)
 	br := m.tx.SendBatch(ctx, b)
 	defer br.Close()
-
-	keys, firstEmail, firstID = make([]string, 0, len(rows)), make([]int, 0, len(rows)), map[int64]int{}
 	res, _ := br.Query()
-	var (
-		key       string
-		eLine, iL int
-	)
-	_, err = pgx.ForEachRow(res, []any{&key, &eLine, &iL}, func() error {
-		if iL != 0 {
-			firstID[ids[len(keys)]] = iL
-		}
-		keys, firstEmail = append(keys, key), append(firstEmail, eLine)
-		return nil
-	})
-	if err != nil {
-		return nil, nil, nil, nil, err
+	if keys, err = pgx.CollectRows(res, pgx.RowTo[string]); err != nil {
+		return nil, nil, err
+	}
+	if len(keys) != len(rows) {
+		return nil, nil, fmt.Errorf("lowered %d emails, want %d", len(keys), len(rows))
 	}
 	res, _ = br.Query()
 	found, err := pgx.CollectRows(res, pgx.RowToStructByPos[importUser])
 	if err != nil {
-		return nil, nil, nil, nil, err
+		return nil, nil, err
 	}
 	byID = make(map[int64]*importUser, len(found))
 	for i := range found {
 		byID[found[i].ID] = &found[i]
 	}
-	return keys, firstEmail, firstID, byID, br.Close()
+	return keys, byID, br.Close()
 }
 
 // reserve moves the id sequence past maxID, the largest id the chunk writes explicitly,
