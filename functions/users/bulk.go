@@ -185,10 +185,11 @@ func (res *bulkResult) addErrors(errs []store.RowError) {
 // budgetError is what a client gets for an import that ran out of time: nothing of the
 // file is stored.
 func budgetError(budget time.Duration, busy bool) error {
+	secs := strconv.FormatFloat(budget.Seconds(), 'f', -1, 64) + "s"
 	if busy {
-		return domain.Unavailablef(context.DeadlineExceeded, "other bulk imports kept the users busy for %s; nothing was imported: try again later", budget)
+		return domain.Unavailablef(context.DeadlineExceeded, "the import could not start within %s: other imports were writing users; nothing was imported, try again later", secs)
 	}
-	return domain.Errorf(domain.TooLarge, "file too large to import in one request: it could not be imported within %s, so nothing was imported; split it into smaller files", budget)
+	return domain.Errorf(domain.TooLarge, "file too large to import in one request: it could not be imported within %s, so nothing was imported; split it into smaller files", secs)
 }
 
 // invalidate drops the cached copies of the users a chunk changed, many calls at once so

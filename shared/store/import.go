@@ -61,7 +61,7 @@ type UserImport struct {
 	tx     pgx.Tx
 	now    time.Time
 	seed   maphash.Seed
-	ids    firstLines // user id -> the first line that named it
+	ids    firstLines // id given in the file -> the first line that gave it
 	emails firstLines // hash of lower(email) -> the first line that used it
 }
 
@@ -229,12 +229,6 @@ func (m *UserImport) Add(ctx context.Context, rows []ImportRow) (ImportChunk, er
 		group   int
 		freed   = map[string]bool{} // keys given up by an update in the current group
 	)
-	use := func(id int64, line int) {
-		if _, ok := usedID[id]; !ok && m.ids.line(uint64(id)) == 0 {
-			usedID[id] = line
-			m.ids.add(uint64(id), line)
-		}
-	}
 	// queue orders a write: a row taking an email that an earlier update of its group gave
 	// up starts a new group. PostgreSQL does check an unnest's rows in order, but nothing
 	// promises it, and one statement checks uniqueness row by row.
@@ -265,7 +259,17 @@ func (m *UserImport) Add(ctx context.Context, rows []ImportRow) (ImportChunk, er
 		usedKey[hash] = r.Line
 		m.emails.add(hash, r.Line)
 		if r.ID != nil {
-			use(*r.ID, r.Line)
+			usedID[*r.ID] = r.Line
+			m.ids.add(uint64(*r.ID), r.Line)
+			// A user an earlier row found by email, or tried to take the email of, is not
+			// named again by id: a file that did both would change again on every import.
+			if old := byID[*r.ID]; old != nil && !old.Deleted && old.Key != key {
+				h := maphash.String(m.seed, old.Key)
+				if line := cmp.Or(m.emails.line(h), usedKey[h]); line != 0 {
+					skip(r.Line, "the email of user %d was used on line %d", *r.ID, line)
+					continue
+				}
+			}
 		}
 
 		ownerID, taken := owner[key]
@@ -273,7 +277,6 @@ func (m *UserImport) Add(ctx context.Context, rows []ImportRow) (ImportChunk, er
 			if taken {
 				if u := byID[ownerID]; u != nil && u.Username == r.Username && u.Email == r.Email {
 					out.Imported++ // already there: re-importing changes nothing
-					use(ownerID, r.Line)
 					continue
 				}
 				skip(r.Line, "email already belongs to another user")
@@ -336,7 +339,6 @@ func (m *UserImport) Add(ctx context.Context, rows []ImportRow) (ImportChunk, er
 	for i := range writes {
 		if w := &writes[i]; w.id < 0 {
 			w.id = ids[-w.id-1]
-			use(w.id, rows[w.row].Line)
 		}
 	}
 	if err := m.write(ctx, rows, writes, &out); err != nil {

@@ -256,20 +256,21 @@ func TestImportUsersChunksSeeEarlierChunks(t *testing.T) {
 			row(7, 0, "ann", "cy@example.com"),    // the email of line 6, same chunk
 			row(8, 90, "dee", "Dee@example.com"),  // fine
 			row(9, 90, "dee", "dee2@example.com"), // the id of line 8, same chunk
-			row(10, 8, "eve", "eve@example.com"),  // the id line 2 got: 7 moved the sequence to 8
-			row(11, 8, "eve", "eve2@example.com"), // the same
+			row(10, 8, "eve", "eve@example.com"),  // the user line 2 made (7 moved the sequence to 8)
+			row(11, 8, "eve", "eve2@example.com"), // the id of line 10
+			row(12, 10, "ten", "ten@example.com"), // fine
 		},
 	)
-	if res.Imported != 4 {
-		t.Errorf("imported %d, want 4", res.Imported)
+	if res.Imported != 5 {
+		t.Errorf("imported %d, want 5", res.Imported)
 	}
 	want := []store.RowError{
 		{Row: 4, Error: "email already used on line 2"},
 		{Row: 5, Error: "id already used on line 3"},
 		{Row: 7, Error: "email already used on line 6"},
 		{Row: 9, Error: "id already used on line 8"},
-		{Row: 10, Error: "id already used on line 2"},
-		{Row: 11, Error: "id already used on line 2"},
+		{Row: 10, Error: "the email of user 8 was used on line 2"},
+		{Row: 11, Error: "id already used on line 10"},
 	}
 	if !slices.Equal(res.Skipped, want) {
 		t.Errorf("skipped %v, want %v", res.Skipped, want)
@@ -383,5 +384,31 @@ func TestImportUsersFailureStoresNothing(t *testing.T) {
 				t.Errorf("CreateUser after the failed import: %+v, %v", u, err)
 			}
 		})
+	}
+}
+
+// TestImportUsersUserNamedTwiceChangesOnce: a file that names one user by email and then
+// by id keeps the first and skips the second, so importing it again changes nothing.
+func TestImportUsersUserNamedTwiceChangesOnce(t *testing.T) {
+	t.Parallel()
+	db := newDB(t)
+	ann := db.user(t, "ann", "ann@example.com")
+	rows := []store.ImportRow{
+		row(2, 0, "ann", "ann@example.com"),    // ann, found by email
+		row(3, ann.ID, "bo", "bo@example.com"), // ann again, by id
+		row(4, 0, "cy", "cy@example.com"),      // a new user
+		row(5, 0, "cy", "dee@example.com"),     // fine: another new user
+	}
+	for i := range 2 {
+		res := importRows(t, db, rows...)
+		if res.Imported != 3 || !slices.Equal(skippedLines(res), []int{3}) {
+			t.Fatalf("import %d: imported %d, skipped %v; want 3 and line 3", i+1, res.Imported, res.Skipped)
+		}
+		if want := 2 * (1 - i); len(res.Audits) != want {
+			t.Errorf("import %d wrote %d events, want %d", i+1, len(res.Audits), want)
+		}
+	}
+	if u, _, _ := db.FindUserByID(t.Context(), ann.ID); u.Email != "ann@example.com" {
+		t.Errorf("ann = %+v, want her as she was", u)
 	}
 }
