@@ -129,10 +129,10 @@ func (s *Store) ImportUsers(ctx context.Context, rows []ImportRow) (ImportChunk,
 }
 
 // ImportUsersInChunks runs one import of users in one transaction: fn adds the file's
-// rows chunk by chunk with Add, so the file is never held in memory whole, and the import
-// commits when fn returns nil. An error from fn or Add, or ctx ending before the commit, rolls
-// back the whole file. The users table is locked for the import so no concurrent write
-// can slip an email in between the checks and the writes.
+// rows chunk by chunk with Add, so the rows are never held in memory all at once, and the
+// import commits when fn returns nil. An error from fn or Add, or ctx ending before the
+// commit, rolls back the whole file. The users table is locked for the import so no
+// concurrent write can slip an email in between the checks and the writes.
 //
 // It manages the transaction itself rather than with pgx.BeginFunc: the commit must not
 // be cancelled by ctx, and the rollback must still run after ctx has ended.
@@ -186,9 +186,10 @@ type importWrite struct {
 
 // Add imports rows, in line order, into the import: it upserts them by id (inserting rows
 // without one) and reports which were skipped: a row that reuses an id or an email of an
-// earlier row of the file, or whose email belongs to another user. A row that matches what
-// is stored counts as imported and writes nothing, so importing the same file twice
-// changes nothing. Each user named by a row is named by no later row of the same file.
+// earlier row of the file, that names by id a user whose email an earlier row used, or
+// whose email belongs to another user. A row that matches what is stored counts as
+// imported and writes nothing, so importing the same file twice changes nothing. Calls
+// must not overlap.
 func (m *UserImport) Add(ctx context.Context, rows []ImportRow) (ImportChunk, error) {
 	var out ImportChunk
 	skip := func(line int, format string, args ...any) {
