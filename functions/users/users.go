@@ -35,8 +35,7 @@ type Deps struct {
 	Publisher Publisher
 	BodyLimit int64
 	BulkLimit int64
-	// BulkTimeout is how long one bulk import may take, upload included; zero means
-	// defaultBulkTimeout.
+	// BulkTimeout is how long one bulk import may take, upload included; zero means 60 s.
 	BulkTimeout time.Duration
 }
 
