@@ -24,8 +24,10 @@ type Lookup struct {
 // cache: a repeated look-up is answered from memory, and Valkey tells every instance to
 // drop its copy the moment a write changes the key. While Valkey's data is not trusted
 // (see the package doc) it answers a miss without asking, for the caller to fill from the
-// database; a code that cannot exist is never looked up, nor kept.
-func (c *Cache) FindRedirect(ctx context.Context, code string) (Lookup, error) {
+// database; a code that cannot exist is never looked up, nor kept. The caller's context
+// is not used: a look-up that leaves the process is bounded by the shared deadline of
+// findCtx instead, which a local hit does not pay for, and is far shorter than any request.
+func (c *Cache) FindRedirect(_ context.Context, code string) (Lookup, error) {
 	cl, err := c.get()
 	if err != nil {
 		return Lookup{}, err
@@ -35,7 +37,7 @@ func (c *Cache) FindRedirect(ctx context.Context, code string) (Lookup, error) {
 	}
 	// A hit never leaves the process and must not pay for a timer; a look-up that does
 	// leave it shares a deadline with the others of the moment (findCtx).
-	ctx = c.findCtx()
+	ctx := c.findCtx()
 	var res valkey.ValkeyResult
 	if key := c.codeKey(code); c.recentlyWritten(key) {
 		res = cl.Do(ctx, cl.B().Get().Key(key).Build())
