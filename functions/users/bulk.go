@@ -100,8 +100,9 @@ func (h handlers) bulk(w http.ResponseWriter, r *http.Request) {
 		fail(err)
 		return
 	}
-	// The client has nothing more to send. A read deadline passing now would only cancel
-	// the request: the server's background read takes the timeout for a client gone.
+	// The file is in; a read deadline could now only do harm: passing once the body has
+	// been read to its end, it would make the server's background read take the client
+	// for gone and cancel the request.
 	_ = rc.SetReadDeadline(time.Time{})
 	p, err := newUsersCSV(data)
 	if err != nil {

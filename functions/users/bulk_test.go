@@ -54,6 +54,12 @@ type bulkAPI struct {
 
 func newBulkAPI(t *testing.T, configure func(*Deps)) *bulkAPI {
 	t.Helper()
+	return newBulkServer(t, configure, nil)
+}
+
+// newBulkServer is newBulkAPI with the HTTP server's settings changed by server.
+func newBulkServer(t *testing.T, configure func(*Deps), server func(*http.Server)) *bulkAPI {
+	t.Helper()
 	st := storetest.New(t, "/shortener/test")
 	d := Deps{Store: st, Cache: cachetest.New(t), Publisher: &published{}, BodyLimit: 1 << 20, BulkLimit: 10 << 20}
 	if configure != nil {
@@ -61,7 +67,11 @@ func newBulkAPI(t *testing.T, configure func(*Deps)) *bulkAPI {
 	}
 	rt := web.NewRouter(metrics.New(), "users")
 	rt.Handle(Routes(d)...)
-	srv := httptest.NewServer(rt)
+	srv := httptest.NewUnstartedServer(rt)
+	if server != nil {
+		server(srv.Config)
+	}
+	srv.Start()
 	t.Cleanup(srv.Close)
 	return &bulkAPI{t: t, st: st, pub: d.Publisher.(*published), url: srv.URL}
 }
@@ -384,6 +394,32 @@ func TestBulkBehindAnotherImportIs503(t *testing.T) {
 	}
 	if b := a.imported("username,email\nann,ann@example.com\n"); b.Imported != 1 {
 		t.Errorf("the retry: %+v", b)
+	}
+}
+
+// TestBulkOutlivesServerTimeouts: an import that takes longer than the server's read and
+// write timeouts (func-go's are 30 s) still gets its answer, as long as it is within its
+// own budget.
+func TestBulkOutlivesServerTimeouts(t *testing.T) {
+	a := newBulkServer(t, func(d *Deps) { d.BulkTimeout = 10 * time.Second }, func(s *http.Server) {
+		s.ReadTimeout, s.WriteTimeout = time.Second, time.Second
+	})
+	holding, done := make(chan struct{}), make(chan error)
+	go func() {
+		done <- a.st.ImportUsersInChunks(t.Context(), func(*store.UserImport) error {
+			close(holding)
+			time.Sleep(2500 * time.Millisecond) // the import below waits for the table as long
+			return nil
+		})
+	}()
+	<-holding
+	start := time.Now()
+	b := a.imported("username,email\nann,ann@example.com\n")
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); b.Imported != 1 || took < 2*time.Second {
+		t.Errorf("import: %+v after %v; want 1 imported after the other import let go", b, took)
 	}
 }
 
