@@ -129,7 +129,7 @@ func (f *Function) Start(ctx context.Context, _ map[string]string) error {
 	rt := web.NewRouter(m, label)
 	rt.Handle(health.Routes(health.Deps{DB: st, Cache: c, Metrics: m.Handler(), Observe: m.SetUp})...)
 	groups := map[string][]web.Route{
-		routing.Users:        users.Routes(users.Deps{Store: st, Cache: c, Publisher: pub, BodyLimit: cfg.BodyLimit, BulkLimit: cfg.BulkLimit}),
+		routing.Users:        users.Routes(users.Deps{Store: st, Cache: c, Publisher: pub, BodyLimit: cfg.BodyLimit, BulkLimit: cfg.BulkLimit, BulkTimeout: cfg.BulkTimeout}),
 		routing.URLs:         urls.Routes(urls.Deps{Store: st, Cache: c, Publisher: pub, BodyLimit: cfg.BodyLimit, BlockPrivateTargets: cfg.BlockPrivateTargets}),
 		routing.Redirect:     redirect.Routes(redirect.Deps{Store: st, Cache: c, Clicks: clickRecorder(clicks), Metrics: m}),
 		routing.Events:       events.Routes(events.Deps{Store: st, BodyLimit: cfg.BodyLimit}),

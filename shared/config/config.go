@@ -41,6 +41,9 @@ type Config struct {
 
 	BodyLimit int64 `envconfig:"BODY_LIMIT" default:"1048576"`
 	BulkLimit int64 `envconfig:"BULK_LIMIT" default:"10485760"`
+	// BulkTimeout is one bulk import's time budget, upload included; past it the import
+	// is rolled back whole and answered 413.
+	BulkTimeout time.Duration `envconfig:"BULK_TIMEOUT" default:"60s"`
 
 	LogLevel string `envconfig:"LOG_LEVEL" default:"info"`
 }
