@@ -64,7 +64,7 @@ func Postgres(ctx context.Context, dir string, ping Ping) (string, error) {
 	if answers(ctx, private, ping) == nil {
 		return private, nil
 	}
-	if err := startPostgres(ctx, filepath.Join(dir, "postgres")); err != nil {
+	if err := startPostgres(ctx, filepath.Join(dir, "postgres"), privatePGPort); err != nil {
 		return "", err
 	}
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
@@ -117,7 +117,7 @@ func Redis(ctx context.Context, dir string) (string, error) {
 	if redisAnswers(private) == nil {
 		return private, nil
 	}
-	if err := startRedis(ctx, filepath.Join(dir, "redis")); err != nil {
+	if err := startRedis(ctx, filepath.Join(dir, "redis"), privateRedisPort); err != nil {
 		return "", err
 	}
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
@@ -270,17 +270,20 @@ func ensureInstalled(ctx context.Context, have func() bool, pkg string) error {
 	return nil
 }
 
+// asPostgres runs a PostgreSQL binary: as user postgres when we are root, since PostgreSQL
+// refuses to run as root and its data folder belongs to that user.
+func asPostgres(ctx context.Context, name string, args ...string) *exec.Cmd {
+	if os.Geteuid() == 0 {
+		return exec.CommandContext(ctx, "runuser", append([]string{"-u", "postgres", "--", name}, args...)...)
+	}
+	return exec.CommandContext(ctx, name, args...)
+}
+
 // startPostgres initialises (once) and starts a private cluster with trust auth on
-// 127.0.0.1. PostgreSQL refuses to run as root, so as root it runs as user postgres.
-func startPostgres(ctx context.Context, data string) error {
+// 127.0.0.1 at port.
+func startPostgres(ctx context.Context, data, port string) error {
 	if err := ensureInstalled(ctx, func() bool { return pgBin("initdb") != "" }, "postgresql"); err != nil {
 		return err
-	}
-	asUser := func(name string, args ...string) *exec.Cmd {
-		if os.Geteuid() == 0 {
-			return exec.CommandContext(ctx, "runuser", append([]string{"-u", "postgres", "--", name}, args...)...)
-		}
-		return exec.CommandContext(ctx, name, args...)
 	}
 	if err := os.MkdirAll(data, 0o700); err != nil {
 		return err
@@ -291,21 +294,21 @@ func startPostgres(ctx context.Context, data string) error {
 		}
 	}
 	if _, err := os.Stat(filepath.Join(data, "PG_VERSION")); errors.Is(err, os.ErrNotExist) {
-		out, err := asUser(pgBin("initdb"), "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8").CombinedOutput()
+		out, err := asPostgres(ctx, pgBin("initdb"), "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8").CombinedOutput()
 		if err != nil {
 			return fmt.Errorf("devenv: initdb: %v: %s", err, out)
 		}
 	}
-	opts := "-p " + privatePGPort + " -k " + data + " -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300"
-	out, err := asUser(pgBin("pg_ctl"), "-D", data, "-l", filepath.Join(data, "server.log"), "-o", opts, "-w", "start").CombinedOutput()
+	opts := "-p " + port + " -k " + data + " -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300"
+	out, err := asPostgres(ctx, pgBin("pg_ctl"), "-D", data, "-l", filepath.Join(data, "server.log"), "-o", opts, "-w", "start").CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("devenv: pg_ctl start: %v: %s", err, out)
 	}
 	return nil
 }
 
-// startRedis starts a private, non-persistent Redis (or Valkey) as a daemon.
-func startRedis(ctx context.Context, dir string) error {
+// startRedis starts a private, non-persistent Redis (or Valkey) at port as a daemon.
+func startRedis(ctx context.Context, dir, port string) error {
 	bin := func() string {
 		for _, name := range []string{"valkey-server", "redis-server"} {
 			if p, err := exec.LookPath(name); err == nil {
@@ -320,7 +323,7 @@ func startRedis(ctx context.Context, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	out, err := exec.CommandContext(ctx, bin(), "--port", privateRedisPort, "--bind", "127.0.0.1",
+	out, err := exec.CommandContext(ctx, bin(), "--port", port, "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--daemonize", "yes", "--dir", dir,
 		"--pidfile", filepath.Join(dir, "redis.pid"), "--logfile", filepath.Join(dir, "redis.log")).CombinedOutput()
 	if err != nil {
