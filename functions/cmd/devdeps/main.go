@@ -1,7 +1,8 @@
 // Command devdeps makes sure PostgreSQL and Valkey/Redis answer for a local run and prints
 // their settings as KEY=value lines for env(1). A configured DATABASE_URL or VALKEY_URL is
 // used as given, its database too, or the command fails saying so; only an unset variable
-// falls back to the machine's default port and then a private server under .dev/.
+// falls back to the machine's default port and then a private server under .dev/. With
+// -stop it stops those private servers instead (make stop).
 package main
 
 import (
@@ -37,10 +38,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	db := fs.String("db", "", "database to create (if missing) and print the URL of; default: DATABASE_URL's own, else "+defaultDB)
 	fresh := fs.Bool("fresh", false, "drop the database first")
+	stop := fs.Bool("stop", false, "stop the private servers under .dev/ (never the machine's own or configured ones) and exit")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	dir := devenv.Dir()
+	if *stop {
+		stopped, err := devenv.Stop(ctx, dir)
+		for _, l := range stopped {
+			fmt.Fprintln(stdout, "devdeps:", l)
+		}
+		if len(stopped) == 0 && err == nil {
+			fmt.Fprintf(stdout, "devdeps: no private server runs under %s (the machine's own servers are left alone)\n", dir)
+		}
+		return err
+	}
 	admin, err := devenv.Postgres(ctx, dir, store.PingURL)
 	if err != nil {
 		return err

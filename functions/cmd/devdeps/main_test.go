@@ -8,6 +8,8 @@ import (
 	"errors"
 	"net"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -104,4 +106,25 @@ func TestRun(t *testing.T) {
 			t.Fatalf("got %v and output %q; want ErrConfigured and nothing printed", err, out.String())
 		}
 	})
+}
+
+// TestStop runs -stop in a module of its own, so it can only ever stop servers under the
+// test's folder: with none there it says so, touches no server and prints no settings.
+func TestStop(t *testing.T) {
+	root := t.TempDir()
+	for _, f := range []string{"func.yaml", "go.mod"} {
+		if err := os.WriteFile(filepath.Join(root, f), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Chdir(root)
+	t.Setenv("DATABASE_URL", "postgres://postgres@127.0.0.1:"+deadPort(t)+"/mydb?sslmode=disable")
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"-stop"}, &out, &bytes.Buffer{}); err != nil {
+		t.Fatalf("-stop with nothing running: %v", err)
+	}
+	want := "devdeps: no private server runs under " + filepath.Join(root, ".dev")
+	if !strings.HasPrefix(out.String(), want) || strings.Contains(out.String(), "DATABASE_URL=") {
+		t.Fatalf("printed %q, want %q and no settings", out.String(), want)
+	}
 }
