@@ -439,6 +439,26 @@ func TestDrillPostgresConnectionLimit(t *testing.T) {
 	}
 
 	release()
+	// The freed slots come back as their backends exit, and the pool refills on demand:
+	// recovery is when a burst as wide as the drill's is answered whole, then it must hold.
+	waitFor(t, 10*time.Second, "the API answers a full burst after the release", func() bool {
+		var ok atomic.Int64
+		var wg sync.WaitGroup
+		for range 24 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if res, err := http.Get(srv.base + "/events?per_page=1&page=1") // never cached: PostgreSQL answers; err == nil {
+					res.Body.Close()
+					if res.StatusCode == http.StatusOK {
+						ok.Add(1)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		return ok.Load() == 24
+	})
 	after := run(2 * time.Second)
 	t.Logf("after the slots were released: %v", after.codes)
 	if len(after.bad) > 0 || after.codes["503"] > 0 {
