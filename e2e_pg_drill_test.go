@@ -448,7 +448,8 @@ func TestDrillPostgresConnectionLimit(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if res, err := http.Get(srv.base + "/events?per_page=1&page=1") // never cached: PostgreSQL answers; err == nil {
+				// Never cached: only PostgreSQL can answer it.
+				if res, err := http.Get(srv.base + "/events?per_page=1&page=1"); err == nil {
 					res.Body.Close()
 					if res.StatusCode == http.StatusOK {
 						ok.Add(1)
