@@ -21,19 +21,56 @@ import (
 // eventCounts returns the audit log's rows by event_type, and the outbox depth.
 func eventCounts(t testing.TB, st *store.Store) (map[string]int64, int64) {
 	t.Helper()
+	counts, pending, err := countEvents(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return counts, pending
+}
+
+// countEvents is eventCounts for goroutines other than the test's, which must not call
+// t.Fatal.
+func countEvents(st *store.Store) (map[string]int64, int64, error) {
 	counts := map[string]int64{}
 	evs, _, err := st.FindEvents(context.Background(), emptyFilter)
 	if err != nil {
-		t.Fatal(err)
+		return nil, 0, err
 	}
 	for _, e := range evs {
 		counts[e.EventType]++
 	}
 	pending, _, err := st.OutboxStats(context.Background())
 	if err != nil {
-		t.Fatal(err)
+		return nil, 0, err
 	}
-	return counts, pending
+	return counts, pending, nil
+}
+
+// waitLog waits until the log holds at least want of every type and the outbox is
+// empty, then fails unless it holds exactly want, and still does a second later: an
+// event stored twice or one nobody asked for is a failure, not a longer wait.
+func waitLog(t testing.TB, st *store.Store, within time.Duration, want map[string]int64) {
+	t.Helper()
+	reached := func(counts map[string]int64, pending int64) bool {
+		for typ, n := range want {
+			if counts[typ] < n {
+				return false
+			}
+		}
+		return pending == 0
+	}
+	counts, pending := eventCounts(t, st)
+	for deadline := time.Now().Add(within); !reached(counts, pending) && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+		counts, pending = eventCounts(t, st)
+	}
+	if fmt.Sprint(counts) != fmt.Sprint(want) || pending != 0 {
+		t.Fatalf("log %v, outbox %d; want %v and 0", counts, pending, want)
+	}
+	time.Sleep(time.Second)
+	if counts, pending := eventCounts(t, st); fmt.Sprint(counts) != fmt.Sprint(want) || pending != 0 {
+		t.Fatalf("a second after it matched: log %v, outbox %d; want %v and 0", counts, pending, want)
+	}
 }
 
 // pipeline is a writer plus the mutating functions, on one database and Valkey.
@@ -69,12 +106,20 @@ func (p *pipeline) writer(t testing.TB) *proc {
 func stopProc(t testing.TB, p *proc, sig syscall.Signal) {
 	t.Helper()
 	_ = p.cmd.Process.Signal(sig)
-	done := make(chan struct{})
-	go func() { _ = p.cmd.Wait(); close(done) }()
+	waitExit(t, p, sig)
+}
+
+// waitExit waits for a signalled process to exit and returns how it did.
+func waitExit(t testing.TB, p *proc, sig syscall.Signal) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
 	select {
-	case <-done:
+	case err := <-done:
+		return err
 	case <-time.After(40 * time.Second):
 		t.Fatalf("%s did not stop on %v", p.name, sig)
+		return nil
 	}
 }
 
@@ -106,7 +151,12 @@ func TestEventsSurviveWriterOutage(t *testing.T) {
 			t.Fatalf("update while the writer is down: %d", code)
 		}
 	}
-	burst(t, redir.base, codes, 2000)
+	b := burstWith(redir.base, codes, 2000, 0, nil)
+	// A request without an answer may or may not have made a click, so the count below
+	// would mean nothing; with every function up there is none.
+	if b.failed != 0 || b.found == 0 {
+		t.Fatalf("burst while the writer is down: %+v", b)
+	}
 	if d := 30*time.Second - time.Since(down); d > 0 {
 		time.Sleep(d)
 	}
@@ -116,21 +166,34 @@ func TestEventsSurviveWriterOutage(t *testing.T) {
 	p.writer(t)
 	// One mutation after the restart shows the emitters the sink is back.
 	call(t, "PUT", fmt.Sprintf("%s/urls/%v", urls.base, ids[0]), map[string]any{"title": "back"})
-	want := map[string]int64{"user_created": 1, "created": 250, "updated": 251, "click": 2000}
-	waitFor(t, 60*time.Second, "the log catches up", func() bool {
-		counts, pending := eventCounts(t, p.st)
-		return fmt.Sprint(counts) == fmt.Sprint(want) && pending == 0
-	})
-	time.Sleep(time.Second) // nothing more may arrive: exactly once
-	if counts, pending := eventCounts(t, p.st); fmt.Sprint(counts) != fmt.Sprint(want) || pending != 0 {
-		t.Fatalf("log %v, outbox %d; want %v and 0", counts, pending, want)
-	}
+	// One click for every redirect answered 302, exactly once each.
+	want := map[string]int64{"user_created": 1, "created": 250, "updated": 251, "click": b.found}
+	waitLog(t, p.st, 60*time.Second, want)
+	t.Logf("burst: %+v; log %v", b, want)
 }
 
 // burst sends n redirects over the codes from 16 clients and returns how many were 302.
 func burst(t testing.TB, base string, codes []string, n int) int64 {
 	t.Helper()
-	var ok atomic.Int64
+	return burstWith(base, codes, n, 0, nil).found
+}
+
+// burstResult is what a burst's requests got.
+type burstResult struct {
+	found  int64 // answered 302, each of which records one click
+	other  int64 // answered with another status
+	failed int64 // not answered: the server went away, or the client gave up
+	// inFlight and foundAtHook are how many other requests were under way, and how many
+	// 302s had been answered, when the hook returned.
+	inFlight, foundAtHook int64
+}
+
+// burstWith sends n redirects over the codes from 16 clients. When hook is not nil it is
+// called once, by the client whose answer was the at-th 302, while the other clients go
+// on; it must not call t.Fatal.
+func burstWith(base string, codes []string, n int, at int64, hook func()) burstResult {
+	var found, other, failed, inFlight atomic.Int64
+	var res burstResult
 	var wg sync.WaitGroup
 	next := atomic.Int64{}
 	for c := 0; c < 16; c++ {
@@ -142,19 +205,28 @@ func burst(t testing.TB, base string, codes []string, n int) int64 {
 				if i >= int64(n) {
 					return
 				}
-				res, err := noFollow.Get(base + "/" + codes[int(i)%len(codes)])
+				inFlight.Add(1)
+				r, err := noFollow.Get(base + "/" + codes[int(i)%len(codes)])
+				inFlight.Add(-1)
 				if err != nil {
+					failed.Add(1)
 					continue // the server went away mid-burst
 				}
-				res.Body.Close()
-				if res.StatusCode == http.StatusFound {
-					ok.Add(1)
+				r.Body.Close()
+				if r.StatusCode != http.StatusFound {
+					other.Add(1)
+					continue
+				}
+				if found.Add(1) == at && hook != nil {
+					hook()
+					res.inFlight, res.foundAtHook = inFlight.Load(), found.Load()
 				}
 			}
 		}()
 	}
 	wg.Wait()
-	return ok.Load()
+	res.found, res.other, res.failed = found.Load(), other.Load(), failed.Load()
+	return res
 }
 
 // TestDuplicateDeliveryStoredOnce posts the same CloudEvent twice, as a broker retry
@@ -228,29 +300,47 @@ func TestKilledAfterCommitEventsStillArrive(t *testing.T) {
 	})
 }
 
-// TestSIGTERMFlushesClicks terminates a redirect instance in the middle of a burst: every
-// redirect that was answered has its click in the log.
+// TestSIGTERMFlushesClicks terminates a redirect instance in the middle of a burst, from
+// within it, while other redirects are in flight: the clicks it answered were only in its
+// memory (a batch size and flush interval the burst cannot reach), it exits cleanly, and
+// every redirect that was answered 302 has its click in the log exactly once.
 func TestSIGTERMFlushesClicks(t *testing.T) {
 	p := newPipeline(t)
 	p.writer(t)
 	users := startProc(t, p.bin, "users", p.env)
 	urls := startProc(t, p.bin, "urls", p.env)
-	redir := startProc(t, p.bin, "redirect", append(p.env, "CLICK_FLUSH_INTERVAL=2s", "CLICK_BATCH_SIZE=100000"))
+	redir := startProc(t, p.bin, "redirect", append(p.env, "CLICK_FLUSH_INTERVAL=1h", "CLICK_BATCH_SIZE=100000"))
 	_, user, _ := call(t, "POST", users.base+"/users", map[string]any{"username": "term", "email": "term@example.com"})
 	_, u, _ := call(t, "POST", urls.base+"/urls", map[string]any{"user_id": user["id"], "original_url": "https://example.com/term"})
-	done := make(chan int64)
-	go func() { done <- burst(t, redir.base, []string{u["short_code"].(string)}, 3000) }()
-	time.Sleep(300 * time.Millisecond)
-	stopProc(t, redir, syscall.SIGTERM)
-	answered := <-done
-	if answered == 0 {
-		t.Fatal("no redirect answered before SIGTERM")
-	}
-	waitFor(t, 10*time.Second, "every answered redirect's click is stored", func() bool {
-		c, pending := eventCounts(t, p.st)
-		return c["click"] == answered && pending == 0
+	// The creation events out of the way, an outbox row or click in the log before the
+	// signal can only be a click flushed early.
+	waitLog(t, p.st, 5*time.Second, map[string]int64{"user_created": 1, "created": 1})
+
+	// Far more redirects than answer before the signal even on a slow machine, so the
+	// signal cannot come after the burst; those past it fail fast (connection refused).
+	const n, signalAt = 10000, 300
+	var before string // what the log held when the signal was sent, if not nothing
+	b := burstWith(redir.base, []string{u["short_code"].(string)}, n, signalAt, func() {
+		if counts, pending, err := countEvents(p.st); err != nil || counts["click"] != 0 || pending != 0 {
+			before = fmt.Sprintf("log %v, outbox %d, err %v", counts, pending, err)
+		}
+		_ = redir.cmd.Process.Signal(syscall.SIGTERM)
 	})
-	t.Logf("%d redirects answered before SIGTERM, %d clicks stored", answered, answered)
+	if err := waitExit(t, redir, syscall.SIGTERM); err != nil {
+		t.Errorf("redirect exited with %v after SIGTERM", err)
+	}
+	if b.found < signalAt {
+		t.Fatalf("only %d redirects answered, the signal was never sent: %+v", b.found, b)
+	}
+	if b.inFlight == 0 {
+		t.Fatalf("no redirect in flight when SIGTERM was sent: %+v", b)
+	}
+	if before != "" {
+		t.Fatalf("clicks left the redirect before SIGTERM (%s): the test would not show the flush", before)
+	}
+	waitLog(t, p.st, 10*time.Second, map[string]int64{"user_created": 1, "created": 1, "click": b.found})
+	t.Logf("SIGTERM after %d of %d redirects answered 302, with %d in flight; %d more answered 302 after it, %d not answered; %d clicks stored",
+		b.foundAtHook, n, b.inFlight, b.found-b.foundAtHook, b.failed, b.found)
 }
 
 var emptyFilter = domain.EventFilter{}
