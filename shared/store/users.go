@@ -61,8 +61,9 @@ func (s *Store) FindUsers(ctx context.Context, p domain.Page) ([]domain.User, in
 	return findPage(ctx, s.ro, "users", userCols, `FROM users WHERE deleted_at IS NULL`, nil, p, userDest)
 }
 
-// UpdateUser applies a partial update and returns the user, its new cache version and the
-// names of the fields that changed (none for a no-op, which writes nothing).
+// UpdateUser applies a partial update and returns the user, its cache version and the
+// user_updated audit event naming the changed fields; a no-op writes nothing and returns
+// no audit event and the version as it was.
 func (s *Store) UpdateUser(ctx context.Context, id int64, p domain.UserPatch) (domain.User, int64, []domain.Audit, error) {
 	var (
 		u      domain.User
