@@ -7,22 +7,32 @@ COVER_MIN ?= 70
 IMAGE ?= registry.example.com/shortener:latest
 FUNCTIONS := health users urls redirect events events-writer
 
-.PHONY: help run seed test cover acceptance offline fuzz lint bench build deploy manifests platform
+.PHONY: help run stop seed test cover acceptance offline fuzz lint bench build deploy manifests platform
 
+# The help texts are read from this file, so the variables they name are filled in here.
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' -v min=$(COVER_MIN) '{gsub(/\$$\(COVER_MIN\)/, min, $$2); printf "  %-11s %s\n", $$1, $$2}'
 
 # devdeps's lines are taken apart from env(1): a failed $$(…) inside env's arguments would not stop the run.
 run: ## serve the whole API on :8080 (DATABASE_URL/VALKEY_URL as given; unset: the local servers, or private ones under .dev/)
-	deps=$$($(GO) run ./functions/cmd/devdeps) && env $$deps LISTEN_ADDRESS=$${LISTEN_ADDRESS:-:8080} $(GO) run ./functions/cmd/shortener
+	@echo "run: building the server into bin/ (the first build takes a minute)…"
+	@$(GO) build -o bin/ ./functions/cmd/devdeps ./functions/cmd/shortener
+	@echo "run: finding or starting PostgreSQL and Valkey/Redis…"
+	@deps=$$(bin/devdeps) && echo "run: starting the server on $${LISTEN_ADDRESS:-:8080} (Ctrl-C stops it; make stop stops the private servers under .dev/, if any)" && env $$deps LISTEN_ADDRESS=$${LISTEN_ADDRESS:-:8080} bin/shortener
+
+stop: ## stop the private PostgreSQL and Redis under .dev/ that make run or the tests started (never the machine's own)
+	@$(GO) run ./functions/cmd/devdeps -stop
 
 seed: ## generate the seed CSVs under .dev/seed and load them into an empty database
 	deps=$$($(GO) run ./functions/cmd/devdeps) && env $$deps $(GO) run ./functions/cmd/seed -dir .dev/seed
 
 test: cover offline acceptance fuzz ## every test: Go tests with coverage gate, offline manifest proofs, acceptance suite, fuzz pass
 
+# Each package's own figure would be its tests' share of the whole module (most show 0.0 %
+# or a few per cent), so only the total is printed; failures and ok/FAIL lines are kept.
 cover: ## Go tests against real PostgreSQL and Valkey/Redis; fails under $(COVER_MIN)% statement coverage
-	$(GO) test -count=1 -coverpkg=$$($(GO) list ./... | grep -v /cmd/ | paste -sd,) -coverprofile=coverage.out ./...
+	@echo "cover: $(GO) test -count=1 -coverpkg=<every package but cmd/> -coverprofile=coverage.out ./..."
+	@$(GO) test -count=1 -coverpkg=$$($(GO) list ./... | grep -v /cmd/ | paste -sd,) -coverprofile=coverage.out ./... | sed -u -E -e '/^\t[^\t]+\t+coverage: /d' -e '/^coverage: /d' -e 's/\tcoverage: .*//'
 	@$(GO) tool cover -func=coverage.out | tail -1 | awk -v min=$(COVER_MIN) '{sub("%","",$$3); printf "total statement coverage: %s%% (gate %s%%)\n", $$3, min; if ($$3+0 < min) exit 1}'
 
 offline: ## offline proofs of the cluster manifests, rules and dashboards (nested modules)
