@@ -77,6 +77,9 @@ func (h handlers) redirect(w http.ResponseWriter, r *http.Request) {
 	hd["Location"] = []string{rd.Location}
 	hd["Cache-Control"] = cacheControl
 	w.WriteHeader(http.StatusFound)
+	if r.Method == http.MethodHead {
+		return // a HEAD is a check of the link (a crawler, a preview), not a visit
+	}
 	h.Clicks.Record(domain.Click{
 		URLID: rd.URLID, UserID: rd.UserID, ShortCode: code,
 		Referrer: r.Referer(), UserAgent: r.UserAgent(), At: time.Now(),

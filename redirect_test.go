@@ -1,0 +1,34 @@
+package function
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// TestHeadRecordsNoClick: a HEAD answers like the GET but is a check of the link, not a
+// visit, so only the GETs leave click events.
+func TestHeadRecordsNoClick(t *testing.T) {
+	a := startAPI(t, nil)
+	u := a.createURL(a.createUser(), "https://example.com/head")
+	code, id := u["short_code"].(string), u["id"]
+	for _, m := range []string{"HEAD", "GET", "HEAD", "GET", "HEAD"} {
+		if r := a.do(m, "/"+code, "", nil); r.status != 302 {
+			t.Fatalf("%s: %d", m, r.status)
+		}
+	}
+	clicks := func() int {
+		r := a.do("GET", fmt.Sprintf("/events?url_id=%v&event_type=click", id), "", nil)
+		var evs []map[string]any
+		if err := json.Unmarshal(r.body, &evs); err != nil {
+			t.Fatalf("events: %s", r.body)
+		}
+		return len(evs)
+	}
+	waitFor(t, 5*time.Second, "the GETs' clicks", func() bool { return clicks() >= 2 })
+	time.Sleep(200 * time.Millisecond) // a HEAD's click, if any, would be written by now
+	if n := clicks(); n != 2 {
+		t.Fatalf("%d click events for 2 GETs and 3 HEADs, want 2", n)
+	}
+}
