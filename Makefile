@@ -7,7 +7,7 @@ COVER_MIN ?= 70
 IMAGE ?= registry.example.com/shortener:latest
 FUNCTIONS := health users urls redirect events events-writer
 
-.PHONY: help run stop seed test cover acceptance offline fuzz lint bench build deploy manifests platform
+.PHONY: help run stop seed test cover acceptance offline fuzz tour lint bench build deploy manifests platform
 
 # The help texts are read from this file, so the variables they name are filled in here.
 help: ## list the targets
@@ -26,7 +26,7 @@ stop: ## stop the private PostgreSQL and Redis under .dev/ that make run or the 
 seed: ## generate the seed CSVs under .dev/seed and load them into an empty database
 	deps=$$($(GO) run ./functions/cmd/devdeps) && env $$deps $(GO) run ./functions/cmd/seed -dir .dev/seed
 
-test: cover offline acceptance fuzz ## every test: Go tests with coverage gate, offline manifest proofs, acceptance suite, fuzz pass
+test: cover offline acceptance fuzz tour ## every test: Go tests with coverage gate, offline manifest proofs, acceptance suite, fuzz pass, README tour
 
 # Each package's own figure would be its tests' share of the whole module (most show 0.0 %
 # or a few per cent), so only the total is printed; failures and ok/FAIL lines are kept.
@@ -41,6 +41,9 @@ offline: ## offline proofs of the cluster manifests, rules and dashboards (neste
 
 acceptance: ## the black-box suite of ../shared/acceptance against a freshly started all-in-one server
 	bash .ci/acceptance.sh
+
+tour: ## README's tour, line by line, against a fresh all-in-one server: each line prints what its comment says
+	bash .ci/tour.sh
 
 fuzz: ## zzuf-mutated and hand-written malformed requests over every route of a fresh all-in-one server: no 5xx, JSON errors
 	@command -v zzuf >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq --no-install-recommends zzuf >/dev/null; } || true
