@@ -847,3 +847,38 @@ func TestFrozenCallsBounded(t *testing.T) {
 	}
 	e.srv.Thaw(t)
 }
+
+// TestDeleteAll clears one prefix's keys, however many pages SCAN takes, and no other's.
+func TestDeleteAll(t *testing.T) {
+	url := cachetest.URL(t)
+	mine, theirs := cachetest.Prefix(), cachetest.Prefix()
+	a, err := cache.New(cache.Options{URL: url, KeyPrefix: mine, TTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := cache.New(cache.Options{URL: url, KeyPrefix: theirs, TTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx := t.Context()
+	for i := range int64(2500) {
+		if err := a.FillItem(ctx, cache.UserItem, i+1, 1, []byte(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.FillItem(ctx, cache.UserItem, 1, 1, []byte(`{"kept":true}`)); err != nil {
+		t.Fatal(err)
+	}
+	n, err := a.DeleteAll(ctx)
+	if err != nil || n != 2500 {
+		t.Fatalf("DeleteAll = %d, %v; want 2500", n, err)
+	}
+	if _, ok, _ := a.GetItem(ctx, cache.UserItem, 7); ok {
+		t.Error("a key of the cleared prefix survived")
+	}
+	if body, ok, _ := b.GetItem(ctx, cache.UserItem, 1); !ok || string(body) != `{"kept":true}` {
+		t.Errorf("the other prefix's key: %q %v", body, ok)
+	}
+}

@@ -148,3 +148,29 @@ func (c *Cache) BumpList(ctx context.Context, ls ...List) error {
 	c.awaitNotice(ctx)
 	return err
 }
+
+// DeleteAll removes every key under the cache's prefix and returns how many it removed.
+// It is for starting over on a fresh database, whose row versions begin again at 1: the
+// old database's entries would otherwise outrank the new rows until their TTL.
+func (c *Cache) DeleteAll(ctx context.Context) (int, error) {
+	cl, err := c.get()
+	if err != nil {
+		return 0, err
+	}
+	n, cursor := 0, uint64(0)
+	for {
+		res, err := cl.Do(ctx, cl.B().Scan().Cursor(cursor).Match(c.prefix+"*").Count(1000).Build()).AsScanEntry()
+		if err != nil {
+			return n, err
+		}
+		if len(res.Elements) > 0 {
+			if err := cl.Do(ctx, cl.B().Unlink().Key(res.Elements...).Build()).Error(); err != nil {
+				return n, err
+			}
+			n += len(res.Elements)
+		}
+		if cursor = res.Cursor; cursor == 0 {
+			return n, nil
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/urlshort/shortener/shared/cache"
 	"github.com/urlshort/shortener/shared/devenv"
 	"github.com/urlshort/shortener/shared/store"
 )
@@ -60,9 +61,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// Both servers are settled before any database is dropped or anything is printed, so
 	// a failure changes and prints nothing.
 	var lines []string
+	explicit := *db != ""
+	var vk string
 	if os.Getenv("VALKEY_SENTINEL_ADDRS") == "" {
 		// With sentinels the runtime ignores VALKEY_URL; they are left as configured.
-		vk, err := devenv.Redis(ctx, dir)
+		var err error
+		vk, err = devenv.Redis(ctx, dir)
 		switch {
 		case errors.Is(err, devenv.ErrConfigured):
 			return err
@@ -89,6 +93,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err := store.DropDatabase(ctx, admin, *db); err != nil {
 			return fmt.Errorf("drop database %s: %w", *db, err)
 		}
+		if !explicit && vk != "" {
+			// The new database's versions start again at 1: the old one's cache entries
+			// would outrank its rows until their TTL. Runs with a -db of their own use a
+			// key prefix of their own too, so only the default prefix is cleared.
+			if err := flushCache(ctx, vk); err != nil {
+				return fmt.Errorf("clear the cache: %w", err)
+			}
+		}
 	}
 	if err := store.CreateDatabase(ctx, admin, *db); err != nil {
 		return fmt.Errorf("create database %s: %w", *db, err)
@@ -98,4 +110,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, l)
 	}
 	return nil
+}
+
+// flushCache deletes the keys of the default prefix (VALKEY_KEY_PREFIX, as the server reads
+// it) on the Valkey at url.
+func flushCache(ctx context.Context, url string) error {
+	prefix := os.Getenv("VALKEY_KEY_PREFIX")
+	if prefix == "" {
+		prefix = "shortener:"
+	}
+	c, err := cache.New(cache.Options{URL: url, Password: os.Getenv("VALKEY_PASSWORD"), KeyPrefix: prefix})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_, err = c.DeleteAll(ctx)
+	return err
 }
