@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -35,15 +36,44 @@ func freePort(t testing.TB) string {
 	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 }
 
-// buildBinary builds the local runner once per test run.
+// binary is the local runner, built once for every end-to-end test of the run.
+var binary struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// buildBinary builds the local runner the first time a test asks, into a folder removed
+// when the tests end (TestMain), and hands every later caller the same file.
 func buildBinary(t testing.TB) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "shortener")
-	out, err := exec.Command("go", "build", "-o", bin, "./functions/cmd/shortener").CombinedOutput()
-	if err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+	binary.once.Do(func() {
+		dir, err := os.MkdirTemp("", "shortener-e2e-")
+		if err != nil {
+			binary.err = err
+			return
+		}
+		binDir = dir
+		binary.path = filepath.Join(dir, "shortener")
+		if out, err := exec.Command("go", "build", "-o", binary.path, "./functions/cmd/shortener").CombinedOutput(); err != nil {
+			binary.err = fmt.Errorf("%v\n%s", err, out)
+		}
+	})
+	if binary.err != nil {
+		t.Fatalf("build: %v", binary.err)
 	}
-	return bin
+	return binary.path
+}
+
+// binDir holds the built binary; TestMain removes it.
+var binDir string
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
 }
 
 // startRedis starts a private redis-server the test can stop.
