@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -48,6 +49,8 @@ type Function struct {
 	stopBg   context.CancelFunc
 	bg       sync.WaitGroup
 	function string
+
+	logOut io.Writer // where the log goes; os.Stdout unless a test captures it
 }
 
 // New returns an instance that is not started yet.
@@ -64,14 +67,21 @@ func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
 	web.JSON(w, http.StatusServiceUnavailable, map[string]string{"error": "starting"})
 }
 
-// Start reads the configuration, connects PostgreSQL (retrying until it answers), applies
-// the migrations, connects Valkey lazily and mounts the route group.
-func (f *Function) Start(ctx context.Context, _ map[string]string) error {
-	cfg, err := config.Load()
+// Start reads the configuration from args (func-go passes the process environment and
+// func.yaml's values; a variable args lacks is read from the environment), logs it once
+// with its secrets masked, connects PostgreSQL (retrying until it answers), applies the
+// migrations, connects Valkey lazily and mounts the route group.
+func (f *Function) Start(ctx context.Context, args map[string]string) error {
+	cfg, err := config.LoadFrom(args)
 	if err != nil {
 		return err
 	}
-	logs := logging.Setup(os.Stdout, cfg.LogLevel)
+	out := f.logOut
+	if out == nil {
+		out = os.Stdout
+	}
+	logs := logging.Setup(out, cfg.LogLevel)
+	slog.Info("configuration", "config", cfg)
 	gogc, memLimit := config.TuneRuntime(memlimit.FromCgroup)
 	name := cfg.Function
 	if name != "" && !known(name) {
@@ -81,7 +91,7 @@ func (f *Function) Start(ctx context.Context, _ map[string]string) error {
 	if label == "" {
 		label = "all"
 	}
-	m := metrics.New()
+	m := metrics.NewFor(reports(name))
 
 	st, err := store.Open(ctx, store.Options{
 		URL: cfg.DatabaseURL, ROURL: cfg.DatabaseROURL, MaxConns: cfg.DBMaxConns,
@@ -179,6 +189,25 @@ func known(name string) bool {
 // mutates reports whether a function writes audit events and so needs a publisher.
 func mutates(name string) bool {
 	return name == "" || name == routing.Users || name == routing.URLs || name == routing.Redirect
+}
+
+// reports names the metric families a function reports besides the common ones: those of
+// the work its routes and background loops do. The outbox is counted (a query on every
+// scrape) by the events-writer alone, which drains it, not by every function that shares
+// the database; and by the all-in-one server, which has no writer and delivers the
+// outbox itself.
+func reports(name string) metrics.Part {
+	switch name {
+	case "":
+		return metrics.All &^ metrics.Writer
+	case routing.Users, routing.URLs:
+		return metrics.CacheReads | metrics.CacheWrites | metrics.Events
+	case routing.Redirect:
+		return metrics.Redirects | metrics.CacheWrites | metrics.Events | metrics.Clicks
+	case routing.EventsWriter:
+		return metrics.Writer | metrics.Outbox
+	}
+	return metrics.Common // health, events: their reads are in the HTTP metrics
 }
 
 // clickRecorder keeps a nil *Clicks from becoming a non-nil interface.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -25,22 +26,33 @@ type api struct {
 	f   *Function
 }
 
+// startAPI starts the function env names (FUNCTION empty: all in one) on a fresh
+// database and key prefix. The configuration is Start's map, not the environment, so
+// tests that start their own need not run one at a time.
 func startAPI(t testing.TB, env map[string]string) *api {
 	t.Helper()
-	t.Setenv("DATABASE_URL", storetest.URL(t))
-	t.Setenv("VALKEY_URL", cachetest.URL(t))
-	t.Setenv("VALKEY_KEY_PREFIX", cachetest.Prefix())
-	t.Setenv("FUNCTION", "")
-	t.Setenv("K_SERVICE", "")
-	t.Setenv("K_SINK", "")
-	t.Setenv("LOG_LEVEL", "error")
-	for k, v := range env {
-		t.Setenv(k, v)
+	return start(t, New(), env)
+}
+
+// start starts f as startAPI does: env over a base configuration that leaves nothing that
+// matters to the process environment.
+func start(t testing.TB, f *Function, env map[string]string) *api {
+	t.Helper()
+	args := map[string]string{
+		"DATABASE_URL":      storetest.URL(t),
+		"DATABASE_RO_URL":   "",
+		"VALKEY_URL":        cachetest.URL(t),
+		"VALKEY_KEY_PREFIX": cachetest.Prefix(),
+		"FUNCTION":          "",
+		"K_SERVICE":         "",
+		"K_SINK":            "",
+		"EVENTS_WRITER_URL": "",
+		"LOG_LEVEL":         "error",
 	}
-	f := New()
+	maps.Copy(args, env)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := f.Start(ctx, nil); err != nil {
+	if err := f.Start(ctx, args); err != nil {
 		t.Fatalf("start: %v", err)
 	}
 	srv := httptest.NewServer(http.HandlerFunc(f.Handle))
@@ -114,6 +126,7 @@ func (a *api) createURL(user int64, original string) map[string]any {
 // TestBadInputNever500 sends every kind of bad input the spec names and wants its 4xx with
 // a JSON error, never a 500.
 func TestBadInputNever500(t *testing.T) {
+	t.Parallel()
 	a := startAPI(t, nil)
 	user := a.createUser()
 	url := a.createURL(user, "https://example.com/a")
@@ -202,6 +215,7 @@ func TestBadInputNever500(t *testing.T) {
 // TestPageFarPastTheEnd asks for pages whose offset overflows 64 bits: past the end of
 // any list, so an empty page with the true total, and later requests still work.
 func TestPageFarPastTheEnd(t *testing.T) {
+	t.Parallel()
 	a := startAPI(t, nil)
 	a.createUser()
 	for _, path := range []string{"/users", "/urls", "/events"} {
@@ -216,6 +230,7 @@ func TestPageFarPastTheEnd(t *testing.T) {
 // TestBlockPrivateTargets turns BLOCK_PRIVATE_TARGETS on: links to this machine's network
 // are refused, public ones are not, and the refusal names the field.
 func TestBlockPrivateTargets(t *testing.T) {
+	t.Parallel()
 	for _, on := range []bool{false, true} {
 		t.Run(fmt.Sprintf("Block=%v", on), func(t *testing.T) {
 			a := startAPI(t, map[string]string{"BLOCK_PRIVATE_TARGETS": fmt.Sprint(on)})
@@ -244,6 +259,7 @@ func TestBlockPrivateTargets(t *testing.T) {
 
 // TestRejectedUpdateChangesNothing checks that a 422 on PUT leaves the resource as it was.
 func TestRejectedUpdateChangesNothing(t *testing.T) {
+	t.Parallel()
 	a := startAPI(t, nil)
 	user := a.createUser()
 	u := a.createURL(user, "https://example.com/keep")
@@ -260,6 +276,7 @@ func TestRejectedUpdateChangesNothing(t *testing.T) {
 
 // TestCacheHeaders checks read-through caching: MISS, HIT, and MISS again after a write.
 func TestCacheHeaders(t *testing.T) {
+	t.Parallel()
 	a := startAPI(t, nil)
 	user := a.createUser()
 	for _, path := range []string{fmt.Sprintf("/users/%d", user), "/users?page=1&per_page=5", "/urls"} {
@@ -289,6 +306,7 @@ func TestCacheHeaders(t *testing.T) {
 // TestRedirect covers the redirect contract on both routes, HEAD, and immediate effect of
 // deactivation, edit and deletion on a cached code.
 func TestRedirect(t *testing.T) {
+	t.Parallel()
 	a := startAPI(t, nil)
 	user := a.createUser()
 	u := a.createURL(user, "https://example.com/x?q=a+b&c=%20d")
@@ -328,6 +346,7 @@ func TestRedirect(t *testing.T) {
 // TestMutationEventsReachTheLog checks that the all-in-one server delivers each
 // mutation's audit events to the log exactly once, in-process.
 func TestMutationEventsReachTheLog(t *testing.T) {
+	t.Parallel()
 	a := startAPI(t, nil)
 	user := a.createUser()
 	u := a.createURL(user, "https://example.com/ev")
@@ -356,6 +375,7 @@ func TestMutationEventsReachTheLog(t *testing.T) {
 
 // TestBulkImport checks the multipart CSV import: counts, skipped rows, idempotency.
 func TestBulkImport(t *testing.T) {
+	t.Parallel()
 	a := startAPI(t, nil)
 	csv := "id,username,email,created_at\n" +
 		"500,alice,alice@example.com,2025-07-18 23:45:12\n" +
@@ -391,6 +411,7 @@ func TestBulkImport(t *testing.T) {
 
 // TestHealth checks liveness, readiness with both dependencies, and the metrics text.
 func TestHealth(t *testing.T) {
+	t.Parallel()
 	a := startAPI(t, nil)
 	if r := a.do("GET", "/health", "", nil); r.status != 200 || r.json(t)["status"] != "ok" {
 		t.Errorf("health: %d %s", r.status, r.body)
@@ -410,6 +431,7 @@ func TestHealth(t *testing.T) {
 
 // TestReadyDegradedWithoutValkey checks that the cache is optional.
 func TestReadyDegradedWithoutValkey(t *testing.T) {
+	t.Parallel()
 	a := startAPI(t, map[string]string{"VALKEY_URL": "redis://127.0.0.1:1/0"})
 	r := a.do("GET", "/ready", "", nil)
 	checks, _ := r.json(t)["checks"].(map[string]any)
@@ -425,6 +447,7 @@ func TestReadyDegradedWithoutValkey(t *testing.T) {
 
 // TestReadyFailsWithoutPostgres checks the 503 naming the failing check.
 func TestReadyFailsWithoutPostgres(t *testing.T) {
+	t.Parallel()
 	a := startAPI(t, nil)
 	a.f.store.Close()
 	r := a.do("GET", "/ready", "", nil)
@@ -439,14 +462,15 @@ func TestReadyFailsWithoutPostgres(t *testing.T) {
 
 // TestUnknownFunction refuses a FUNCTION that names no route group.
 func TestUnknownFunction(t *testing.T) {
-	t.Setenv("FUNCTION", "nope")
-	if err := New().Start(context.Background(), nil); err == nil {
+	t.Parallel()
+	if err := New().Start(context.Background(), map[string]string{"FUNCTION": "nope", "LOG_LEVEL": "error"}); err == nil {
 		t.Fatal("Start accepted an unknown function")
 	}
 }
 
 // TestHandleBeforeStart answers 503 while starting.
 func TestHandleBeforeStart(t *testing.T) {
+	t.Parallel()
 	f := New()
 	w := httptest.NewRecorder()
 	f.Handle(w, httptest.NewRequest("GET", "/health", nil))
@@ -465,6 +489,7 @@ func TestHandleBeforeStart(t *testing.T) {
 // redirect group (whose cache hits answer without PostgreSQL) and health (whose /ready
 // reports the outage) stay ready; a group that needs PostgreSQL for everything does not.
 func TestReadinessWithPostgresDown(t *testing.T) {
+	t.Parallel()
 	for fn, want := range map[string]bool{"redirect": true, "health": true, "urls": false, "users": false} {
 		t.Run(fn, func(t *testing.T) {
 			a := startAPI(t, map[string]string{"FUNCTION": fn})

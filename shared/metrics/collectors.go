@@ -53,28 +53,44 @@ var (
 	outboxAge    = prometheus.NewDesc("shortener_outbox_oldest_pending_age_seconds", "Age of the oldest unacknowledged audit event (0 when none).", nil, nil)
 )
 
-// dbCollector reads the pool and outbox when scraped, so the numbers are never stale.
-type dbCollector struct {
-	pool   func() PoolStats
-	outbox OutboxStats
-}
+// poolStatsCollector reads the connection pool when scraped, so the numbers are never
+// stale.
+type poolStatsCollector struct{ pool func() PoolStats }
 
-func (c *dbCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{poolAcquired, poolIdle, poolTotal, poolMax, poolAcquires, poolEmpty, poolWait, outboxDepth, outboxAge} {
+func poolCollector(pool func() PoolStats) prometheus.Collector { return poolStatsCollector{pool} }
+
+func (c poolStatsCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{poolAcquired, poolIdle, poolTotal, poolMax, poolAcquires, poolEmpty, poolWait} {
 		ch <- d
 	}
 }
 
-func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
-	if s := c.pool(); s != nil {
-		ch <- prometheus.MustNewConstMetric(poolAcquired, prometheus.GaugeValue, float64(s.AcquiredConns()))
-		ch <- prometheus.MustNewConstMetric(poolIdle, prometheus.GaugeValue, float64(s.IdleConns()))
-		ch <- prometheus.MustNewConstMetric(poolTotal, prometheus.GaugeValue, float64(s.TotalConns()))
-		ch <- prometheus.MustNewConstMetric(poolMax, prometheus.GaugeValue, float64(s.MaxConns()))
-		ch <- prometheus.MustNewConstMetric(poolAcquires, prometheus.CounterValue, float64(s.AcquireCount()))
-		ch <- prometheus.MustNewConstMetric(poolEmpty, prometheus.CounterValue, float64(s.EmptyAcquireCount()))
-		ch <- prometheus.MustNewConstMetric(poolWait, prometheus.CounterValue, s.AcquireDuration().Seconds())
+func (c poolStatsCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.pool()
+	if s == nil {
+		return
 	}
+	ch <- prometheus.MustNewConstMetric(poolAcquired, prometheus.GaugeValue, float64(s.AcquiredConns()))
+	ch <- prometheus.MustNewConstMetric(poolIdle, prometheus.GaugeValue, float64(s.IdleConns()))
+	ch <- prometheus.MustNewConstMetric(poolTotal, prometheus.GaugeValue, float64(s.TotalConns()))
+	ch <- prometheus.MustNewConstMetric(poolMax, prometheus.GaugeValue, float64(s.MaxConns()))
+	ch <- prometheus.MustNewConstMetric(poolAcquires, prometheus.CounterValue, float64(s.AcquireCount()))
+	ch <- prometheus.MustNewConstMetric(poolEmpty, prometheus.CounterValue, float64(s.EmptyAcquireCount()))
+	ch <- prometheus.MustNewConstMetric(poolWait, prometheus.CounterValue, s.AcquireDuration().Seconds())
+}
+
+// outboxStatsCollector queries the outbox when scraped. It is one query per scrape of
+// each process that has it, which is why only one function registers it.
+type outboxStatsCollector struct{ outbox OutboxStats }
+
+func outboxCollector(outbox OutboxStats) prometheus.Collector { return outboxStatsCollector{outbox} }
+
+func (c outboxStatsCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- outboxDepth
+	ch <- outboxAge
+}
+
+func (c outboxStatsCollector) Collect(ch chan<- prometheus.Metric) {
 	// A scrape must not hang on a dead database: the outbox numbers are skipped then.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()

@@ -1,5 +1,6 @@
 // Package metrics defines every Prometheus metric of the functions, on a registry per
-// process. Labels never carry a short code, URL or user id.
+// process that exposes only the families of what that function does (Part). Labels never
+// carry a short code, URL or user id.
 package metrics
 
 import (
@@ -37,40 +38,93 @@ type Metrics struct {
 	ClicksBuffered prometheus.Gauge
 	ClicksLost     prometheus.Counter
 
+	parts         Part    // the families Registry exposes besides the common ones
+	invalidations factory // where CacheInvalidations registers
+
 	redirectFound, redirectNotFound prometheus.Counter
 	cacheResults                    map[string]*[3]prometheus.Counter // use → hit, miss, error
 	requestSeries                   sync.Map                          // requestKey → *requestSeries
 }
 
-// New builds the metrics on a fresh registry, with the Go, process and build-info
-// collectors.
-func New() *Metrics {
+// Part is a set of metric families that only the functions doing that work report, so a
+// function's /metrics holds its own families and no zeros of another's. Every function
+// reports the common families besides: HTTP requests, the connection pool, dependency
+// checks, build information and the Go and process collectors.
+type Part uint
+
+const (
+	// Redirects are redirect look-ups, their cache look-ups (use "redirect") and the
+	// client-side cache hits.
+	Redirects Part = 1 << iota
+	// CacheReads are the read-through cache look-ups of items and lists (use "item",
+	// "list").
+	CacheReads
+	// CacheWrites are the cache writes that did not reach Valkey at once
+	// (CacheInvalidations): a function that invalidates or fills the cache.
+	CacheWrites
+	// Events are the audit events written to the outbox and delivered to the sink.
+	Events
+	// Clicks are the clicks held in memory before the outbox.
+	Clicks
+	// Writer is what the events-writer stored, found duplicate, refused or failed.
+	Writer
+	// Outbox is the outbox depth and its oldest event's age, queried from PostgreSQL on
+	// every scrape (RegisterDB).
+	Outbox
+
+	// Common is no part: only the families every function reports.
+	Common Part = 0
+	// All is every part.
+	All = Redirects | CacheReads | CacheWrites | Events | Clicks | Writer | Outbox
+)
+
+// New builds every family on a fresh registry: NewFor(All).
+func New() *Metrics { return NewFor(All) }
+
+// NewFor builds the metrics on a fresh registry that exposes the common families and
+// those of parts. The collectors of the other parts exist too, so that code shared by
+// several functions updates them without a check, but they are on no registry and so
+// never scraped.
+func NewFor(parts Part) *Metrics {
 	reg := prometheus.NewRegistry()
+	unscraped := prometheus.NewRegistry()
+	on := func(p Part) factory {
+		if parts&p != 0 {
+			return promauto(reg)
+		}
+		return promauto(unscraped)
+	}
 	f := promauto(reg)
 	m := &Metrics{
-		Registry: reg,
-		requests: f.counterVec("shortener_http_requests_total", "HTTP requests answered, by route pattern, method and status code.", "route", "method", "code"),
-		duration: f.histogramVec("shortener_http_request_duration_seconds", "Time to answer HTTP requests, by route pattern, method and status code.", "route", "method", "code"),
-		inFlight: f.gauge("shortener_http_requests_in_flight", "HTTP requests being answered."),
+		Registry:     reg,
+		parts:        parts,
+		requests:     f.counterVec("shortener_http_requests_total", "HTTP requests answered, by route pattern, method and status code.", "route", "method", "code"),
+		duration:     f.histogramVec("shortener_http_request_duration_seconds", "Time to answer HTTP requests, by route pattern, method and status code.", "route", "method", "code"),
+		inFlight:     f.gauge("shortener_http_requests_in_flight", "HTTP requests being answered."),
+		DependencyUp: f.gaugeVec("shortener_dependency_up", "Whether a dependency answered its last check (1) or not (0).", "dependency"),
 
-		Redirects:      f.counterVec("shortener_redirects_total", "Redirect look-ups by result (found, not_found).", "result"),
-		CacheRequests:  f.counterVec("shortener_cache_requests_total", "Cache look-ups by use (redirect, item, list) and result (hit, miss, error).", "use", "result"),
-		ClientSideHits: f.counter("shortener_cache_client_side_hits_total", "Redirect look-ups answered from this process's client-side cache, without a network round trip."),
-		DependencyUp:   f.gaugeVec("shortener_dependency_up", "Whether a dependency answered its last check (1) or not (0).", "dependency"),
-		EventsEmitted:  f.counterVec("shortener_events_emitted_total", "Audit events written to the outbox, by CloudEvent type.", "type"),
-		EventsAcked:    f.counter("shortener_events_acknowledged_total", "Audit events the sink acknowledged."),
-		EventsFailed:   f.counter("shortener_events_delivery_failures_total", "Audit event deliveries that failed and were left to the relay."),
-		WriterStored:   f.counterVec("shortener_events_writer_stored_total", "Events the events-writer stored, by CloudEvent type.", "type"),
-		WriterDupes:    f.counter("shortener_events_writer_duplicates_total", "Redelivered events the events-writer had stored already."),
-		WriterRejected: f.counter("shortener_events_writer_rejected_total", "Malformed or unknown events the events-writer refused (not retried)."),
-		WriterFailures: f.counter("shortener_events_writer_failures_total", "Events the events-writer could not store (retried by the sender)."),
-		ClicksBuffered: f.gauge("shortener_clicks_buffered", "Clicks waiting in memory to be written to the outbox."),
-		ClicksLost:     f.counter("shortener_clicks_lost_total", "Clicks that could not be written to the outbox and were dropped."),
+		Redirects:      on(Redirects).counterVec("shortener_redirects_total", "Redirect look-ups by result (found, not_found).", "result"),
+		CacheRequests:  on(Redirects|CacheReads).counterVec("shortener_cache_requests_total", "Cache look-ups by use (redirect, item, list) and result (hit, miss, error).", "use", "result"),
+		ClientSideHits: on(Redirects).counter("shortener_cache_client_side_hits_total", "Redirect look-ups answered from this process's client-side cache, without a network round trip."),
+		EventsEmitted:  on(Events).counterVec("shortener_events_emitted_total", "Audit events written to the outbox, by CloudEvent type.", "type"),
+		EventsAcked:    on(Events).counter("shortener_events_acknowledged_total", "Audit events the sink acknowledged."),
+		EventsFailed:   on(Events).counter("shortener_events_delivery_failures_total", "Audit event deliveries that failed and were left to the relay."),
+		WriterStored:   on(Writer).counterVec("shortener_events_writer_stored_total", "Events the events-writer stored, by CloudEvent type.", "type"),
+		WriterDupes:    on(Writer).counter("shortener_events_writer_duplicates_total", "Redelivered events the events-writer had stored already."),
+		WriterRejected: on(Writer).counter("shortener_events_writer_rejected_total", "Malformed or unknown events the events-writer refused (not retried)."),
+		WriterFailures: on(Writer).counter("shortener_events_writer_failures_total", "Events the events-writer could not store (retried by the sender)."),
+		ClicksBuffered: on(Clicks).gauge("shortener_clicks_buffered", "Clicks waiting in memory to be written to the outbox."),
+		ClicksLost:     on(Clicks).counter("shortener_clicks_lost_total", "Clicks that could not be written to the outbox and were dropped."),
 	}
-	// Children resolved once: a label look-up per request costs a hash and a lock.
+	m.invalidations = on(CacheWrites)
+	// Children resolved once: a label look-up per request costs a hash and a lock. Only
+	// the uses of this function's parts, so no other function's series shows as zeros.
 	m.redirectFound, m.redirectNotFound = m.Redirects.WithLabelValues("found"), m.Redirects.WithLabelValues("not_found")
 	m.cacheResults = map[string]*[3]prometheus.Counter{}
-	for _, use := range []string{"redirect", "item", "list"} {
+	for use, p := range map[string]Part{"redirect": Redirects, "item": CacheReads, "list": CacheReads} {
+		if parts&p == 0 {
+			continue
+		}
 		r := &[3]prometheus.Counter{}
 		for i, res := range []string{"hit", "miss", "error"} {
 			r[i] = m.CacheRequests.WithLabelValues(use, res)
@@ -161,18 +215,22 @@ func methodLabel(m string) string {
 	return "OTHER"
 }
 
-// CacheResult counts one cache look-up; use is "redirect", "item" or "list", whose
-// children New resolved.
+// CacheResult counts one cache look-up; use is "redirect", "item" or "list". The
+// children of the uses of this Metrics' parts were resolved by NewFor; another use is
+// counted the slow way, in a family that may not be scraped.
 func (m *Metrics) CacheResult(use string, hit bool, err error) {
-	r := m.cacheResults[use]
+	i := 1 // miss
 	switch {
 	case err != nil:
-		r[2].Inc()
+		i = 2
 	case hit:
-		r[0].Inc()
-	default:
-		r[1].Inc()
+		i = 0
 	}
+	if r := m.cacheResults[use]; r != nil {
+		r[i].Inc()
+		return
+	}
+	m.CacheRequests.WithLabelValues(use, [3]string{"hit", "miss", "error"}[i]).Inc()
 }
 
 // Redirect counts one redirect look-up by whether it found an active code.
@@ -207,19 +265,24 @@ type PoolStats interface {
 // OutboxStats reports the outbox depth and the age of its oldest event.
 type OutboxStats func(ctx context.Context) (pending int64, oldest time.Duration, err error)
 
-// RegisterDB adds the connection-pool and outbox collectors, read at scrape time.
+// RegisterDB adds the connection-pool collector and, when this Metrics reports the Outbox
+// part, the outbox collector; both are read at scrape time. Only then does a scrape
+// query the outbox table.
 func (m *Metrics) RegisterDB(pool func() PoolStats, outbox OutboxStats) {
-	m.Registry.MustRegister(&dbCollector{pool: pool, outbox: outbox})
+	m.Registry.MustRegister(poolCollector(pool))
+	if m.parts&Outbox != 0 {
+		m.Registry.MustRegister(outboxCollector(outbox))
+	}
 }
 
 // Cache writes that did not reach Valkey at once (the cache package doc says why they are
 // kept and replayed). Kept apart: the cache reports them through an observer.
 
-// CacheInvalidations registers the metrics of cache writes that did not reach Valkey at
-// once and returns the observer the cache reports to (cache.SetInvalidationObserver).
-// Call it once per Metrics.
+// CacheInvalidations makes the metrics of cache writes that did not reach Valkey at once,
+// registered when this Metrics reports the CacheWrites part, and returns the observer
+// the cache reports to (cache.SetInvalidationObserver). Call it once per Metrics.
 func (m *Metrics) CacheInvalidations() func(event string, pending int) {
-	f := promauto(m.Registry)
+	f := m.invalidations
 	failed := f.counter("shortener_cache_invalidation_failures_total", "Cache invalidations and list bumps that did not reach Valkey when their write was made; each is kept and replayed.")
 	replayed := f.counter("shortener_cache_invalidations_replayed_total", "Pending cache writes (invalidations, list bumps, fills read during an outage) that reached Valkey later.")
 	dropped := f.counterVec("shortener_cache_invalidations_dropped_total", "Pending cache writes given up, by reason: full (too many pending; the old entry may be served until its TTL) or expired (after the TTL, when every older entry had expired).", "reason")
