@@ -33,16 +33,25 @@ func newEnv(t *testing.T) env {
 	t.Helper()
 	e := env{url: cachetest.URL(t), prefix: cachetest.Prefix()}
 	e.c = e.client(t)
-	opt, err := valkey.ParseURL(e.url)
+	e.raw = rawClient(t, e.url)
+	return e
+}
+
+// rawClient is a plain client to the server at url, without client-side caching, for
+// looking at what Valkey really holds.
+func rawClient(t *testing.T, url string) valkey.Client {
+	t.Helper()
+	opt, err := valkey.ParseURL(url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	opt.DisableCache = true
-	if e.raw, err = valkey.NewClient(opt); err != nil {
+	raw, err := valkey.NewClient(opt)
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(e.raw.Close)
-	return e
+	t.Cleanup(raw.Close)
+	return raw
 }
 
 // client returns another cache on the same keys, as another instance of a function has.
@@ -594,15 +603,7 @@ func newFrozenEnv(t *testing.T) *frozenEnv {
 		defer e.mu.Unlock()
 		e.events[event]++
 	})
-	opt, err := valkey.ParseURL(e.srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opt.DisableCache = true
-	if e.raw, err = valkey.NewClient(opt); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.raw.Close)
+	e.raw = rawClient(t, e.srv.URL)
 	return e
 }
 
