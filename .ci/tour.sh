@@ -36,7 +36,7 @@ if [ ${#lines[@]} -lt 10 ]; then
   exit 1
 fi
 
-failed=0
+failed=0 passed=0 nfailed=0
 for line in "${lines[@]}"; do
   cmd=${line%%# *}
   comment=${line#*# }
@@ -60,7 +60,9 @@ for line in "${lines[@]}"; do
   done
   if [ ${#missing[@]} -eq 0 ]; then
     echo "tour: ok   ${line:0:90}"
+    passed=$((passed + 1))
   else
+    nfailed=$((nfailed + 1))
     echo "tour: FAIL ${line:0:90}"
     printf '  missing: %s\n' "${missing[@]}"
     printf '  printed: %s\n' "${out:0:600}"
@@ -70,4 +72,5 @@ for line in "${lines[@]}"; do
   sleep 0.2
 done
 if [ $failed -ne 0 ]; then echo "--- server log (last 30 lines)"; tail -30 "$log"; fi
+echo "tour: $passed passed, $nfailed failed"
 exit $failed
