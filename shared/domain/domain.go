@@ -40,6 +40,10 @@ type Event struct {
 	Details   json.RawMessage `json:"details"`
 }
 
+// SeedTimeLayout is how the seed files (and so the CSV import and export) write
+// timestamps, always in UTC: 2025-07-18 23:45:12.
+const SeedTimeLayout = "2006-01-02 15:04:05"
+
 // Page selects a slice of a list; the zero value means "every row".
 type Page struct {
 	Number  int // 1-based
