@@ -1,0 +1,321 @@
+// Package grouptest mounts one route group, as the function serves it, on a fresh
+// PostgreSQL database and Valkey key prefix, with the real store, cache, metrics and a
+// publisher that delivers in-process, so a group's tests drive it over HTTP and read back
+// the audit events each request wrote. It is the one place that builds each group's Deps:
+// a change of a Deps type is an edit here, not in every test.
+package grouptest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/urlshort/shortener/functions/events"
+	"github.com/urlshort/shortener/functions/health"
+	"github.com/urlshort/shortener/functions/redirect"
+	"github.com/urlshort/shortener/functions/urls"
+	"github.com/urlshort/shortener/functions/users"
+	"github.com/urlshort/shortener/shared/cache"
+	"github.com/urlshort/shortener/shared/cache/cachetest"
+	"github.com/urlshort/shortener/shared/domain"
+	sharedevents "github.com/urlshort/shortener/shared/events"
+	"github.com/urlshort/shortener/shared/metrics"
+	"github.com/urlshort/shortener/shared/routing"
+	"github.com/urlshort/shortener/shared/store"
+	"github.com/urlshort/shortener/shared/store/storetest"
+	"github.com/urlshort/shortener/shared/web"
+)
+
+// Options changes how a group is mounted; the zero value is the default configuration
+// with PostgreSQL and Valkey both up.
+type Options struct {
+	// NoCache runs without Valkey, as a function whose VALKEY_URL is unset.
+	NoCache bool
+	// CacheURL points the cache at this server instead of the test one; an address
+	// nothing listens on is Valkey down.
+	CacheURL string
+	// BlockPrivateTargets is BLOCK_PRIVATE_TARGETS of the urls group.
+	BlockPrivateTargets bool
+}
+
+// The function's limits, as its configuration's defaults set them.
+const (
+	bodyLimit   = 1 << 20
+	bulkLimit   = 10 << 20
+	bulkTimeout = time.Minute
+)
+
+// Clicks are flushed in small, quick batches so a test waits milliseconds for them.
+const (
+	clickBatch    = 64
+	clickInterval = 5 * time.Millisecond
+)
+
+// settleTimeout bounds how long Settle waits for background deliveries.
+const settleTimeout = 10 * time.Second
+
+// Env is one mounted route group and the dependencies behind it.
+type Env struct {
+	srv *httptest.Server // the group under test, alone on its router
+	aux *httptest.Server // users, urls and events on the same dependencies, for fixtures
+
+	st     *store.Store
+	pub    *sharedevents.Publisher
+	clicks *sharedevents.Clicks
+	m      *metrics.Metrics
+}
+
+// deps are what every group's Deps are made of.
+type deps struct {
+	st     *store.Store
+	cache  *cache.Cache
+	pub    *sharedevents.Publisher
+	clicks *sharedevents.Clicks
+	m      *metrics.Metrics
+	opt    Options
+}
+
+// routes builds the named group's routes from d, as the function does: the one place a
+// group's Deps are written.
+func routes(t testing.TB, group string, d deps) []web.Route {
+	t.Helper()
+	switch group {
+	case routing.Health:
+		return health.Routes(health.Deps{DB: d.st, Cache: d.cache, Metrics: d.m.Handler(), Observe: d.m.SetUp})
+	case routing.Users:
+		return users.Routes(users.Deps{Store: d.st, Cache: d.cache, Publisher: d.pub, BodyLimit: bodyLimit, BulkLimit: bulkLimit, BulkTimeout: bulkTimeout})
+	case routing.URLs:
+		return urls.Routes(urls.Deps{Store: d.st, Cache: d.cache, Publisher: d.pub, BodyLimit: bodyLimit, BlockPrivateTargets: d.opt.BlockPrivateTargets})
+	case routing.Redirect:
+		return redirect.Routes(redirect.Deps{Store: d.st, Cache: d.cache, Clicks: d.clicks, Metrics: d.m})
+	case routing.Events:
+		return events.Routes(events.Deps{Store: d.st, BodyLimit: bodyLimit})
+	}
+	t.Fatalf("grouptest: no route group %q", group)
+	return nil
+}
+
+// Mount serves the named route group (one of the routing names but the events-writer)
+// on a fresh database and key prefix. Its audit events are delivered into the log
+// in-process, as the all-in-one server without a sink does (NewPublisher("", st, st, m)),
+// and its clicks go through the real click batcher, so tests can assert both.
+func Mount(t testing.TB, group string, o Options) *Env {
+	t.Helper()
+	st := storetest.New(t, sharedevents.Source(group))
+	m := metrics.New()
+	m.RegisterDB(func() metrics.PoolStats { return st.Stat() }, st.OutboxStats)
+	var c *cache.Cache
+	switch {
+	case o.NoCache:
+	case o.CacheURL != "":
+		var err error
+		if c, err = cache.New(cache.Options{URL: o.CacheURL, KeyPrefix: cachetest.Prefix(), TTL: 30 * time.Second}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Close)
+	default:
+		c = cachetest.New(t)
+	}
+	c.SetObserver(m.CacheResult)
+	c.SetInvalidationObserver(m.CacheInvalidations())
+	pub, err := sharedevents.NewPublisher("", st, st, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clicks := sharedevents.NewClicks(st, pub, m, clickBatch, clickInterval)
+	t.Cleanup(func() {
+		// Runs after the servers closed (cleanups run last first) and before the store
+		// and cache close: what is queued is written while they still answer.
+		ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
+		defer cancel()
+		clicks.Close(ctx)
+		pub.Wait(ctx)
+	})
+	d := deps{st: st, cache: c, pub: pub, clicks: clicks, m: m, opt: o}
+	e := &Env{
+		srv: serve(t, m, group, routes(t, group, d)),
+		// The fixtures' router counts on metrics of its own, so that the group's /metrics
+		// shows only the requests the test sent to the group.
+		aux: serve(t, metrics.New(), "fixtures", append(append(routes(t, routing.Users, d), routes(t, routing.URLs, d)...), routes(t, routing.Events, d)...)),
+		st:  st, pub: pub, clicks: clicks, m: m,
+	}
+	return e
+}
+
+func serve(t testing.TB, m *metrics.Metrics, name string, rs []web.Route) *httptest.Server {
+	rt := web.NewRouter(m, name)
+	rt.Handle(rs...)
+	srv := httptest.NewServer(rt)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// Reply is an HTTP answer, its body read.
+type Reply struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// Decode unmarshals the body into v, failing the test when it does not fit.
+func (r Reply) Decode(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("body %q does not decode into %T: %v", r.Body, v, err)
+	}
+}
+
+// Object is the body as a JSON object.
+func (r Reply) Object(t testing.TB) map[string]any {
+	t.Helper()
+	var m map[string]any
+	r.Decode(t, &m)
+	return m
+}
+
+// String shows the status and body, for failure messages.
+func (r Reply) String() string { return fmt.Sprintf("%d %s", r.Status, r.Body) }
+
+// URL is the base URL of the group under test, for requests built by hand (Send).
+func (e *Env) URL() string { return e.srv.URL }
+
+// Do sends a request to the group under test. A body that is []byte or string is sent
+// as it is, anything else but nil as JSON; either way with Content-Type application/json.
+func (e *Env) Do(t testing.TB, method, path string, body any) Reply {
+	t.Helper()
+	return e.Send(t, newRequest(t, method, e.srv.URL+path, body))
+}
+
+// Send sends req, which may go anywhere, without following redirects.
+func (e *Env) Send(t testing.TB, req *http.Request) Reply {
+	t.Helper()
+	client := &http.Client{
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		Timeout:       30 * time.Second,
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %.80s: %v", req.Method, req.URL, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("%s %.80s: read body: %v", req.Method, req.URL, err)
+	}
+	return Reply{res.StatusCode, res.Header, b}
+}
+
+func newRequest(t testing.TB, method, url string, body any) *http.Request {
+	t.Helper()
+	var b []byte
+	switch v := body.(type) {
+	case nil:
+	case []byte:
+		b = v
+	case string:
+		b = []byte(v)
+	default:
+		var err error
+		if b, err = json.Marshal(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	req, err := http.NewRequest(method, url, bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return req
+}
+
+// Fixture sends a request to the users, urls and events routes on the same database and
+// cache, which is how a test makes what the group under test reads: through the API,
+// with the cache kept coherent and the audit events written as in production.
+func (e *Env) Fixture(t testing.TB, method, path string, body any) Reply {
+	t.Helper()
+	return e.Send(t, newRequest(t, method, e.aux.URL+path, body))
+}
+
+// CreateUser makes a user with a unique email and returns its id.
+func (e *Env) CreateUser(t testing.TB) int64 {
+	t.Helper()
+	r := e.Fixture(t, "POST", "/users", map[string]any{"username": "u", "email": fmt.Sprintf("u%d@example.com", time.Now().UnixNano())})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("create user: %v", r)
+	}
+	var u domain.User
+	r.Decode(t, &u)
+	return u.ID
+}
+
+// CreateURL makes a URL of user's pointing at original.
+func (e *Env) CreateURL(t testing.TB, user int64, original string) domain.URL {
+	t.Helper()
+	r := e.Fixture(t, "POST", "/urls", map[string]any{"user_id": user, "original_url": original})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("create url: %v", r)
+	}
+	var u domain.URL
+	r.Decode(t, &u)
+	return u
+}
+
+// Settle waits until every audit event and click handed off so far is in the log: the
+// publisher's background deliveries have finished and no click is left in memory.
+func (e *Env) Settle(t testing.TB) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
+	defer cancel()
+	e.pub.Wait(ctx)
+	for gauge(t, e.m.ClicksBuffered) != 0 {
+		if ctx.Err() != nil {
+			t.Fatalf("clicks still buffered after %v", settleTimeout)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	// A click batch hands its events to the publisher after the gauge went down.
+	e.pub.Wait(ctx)
+}
+
+func gauge(t testing.TB, g interface{ Write(*dto.Metric) error }) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := g.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetGauge().GetValue()
+}
+
+// Audits settles, then lists the log's events matching query (GET /events?query), and
+// checks that nothing is left in the outbox: every event was delivered, none is waiting.
+func (e *Env) Audits(t testing.TB, query string) []domain.Event {
+	t.Helper()
+	e.Settle(t)
+	r := e.Fixture(t, "GET", "/events?"+query, nil)
+	if r.Status != http.StatusOK {
+		t.Fatalf("list events: %v", r)
+	}
+	var evs []domain.Event
+	r.Decode(t, &evs)
+	pending, _, err := e.st.OutboxStats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pending != 0 {
+		t.Errorf("%d audit events left in the outbox, not delivered", pending)
+	}
+	return evs
+}
+
+// CloseStore closes the store's connections, which is PostgreSQL gone for the group.
+func (e *Env) CloseStore() { e.st.Close() }
