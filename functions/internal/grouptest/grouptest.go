@@ -11,8 +11,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -62,6 +65,8 @@ const (
 // settleTimeout bounds how long Settle waits for background deliveries.
 const settleTimeout = 10 * time.Second
 
+var quietLogs sync.Once
+
 // Env is one mounted route group and the dependencies behind it.
 type Env struct {
 	srv *httptest.Server // the group under test, alone on its router
@@ -109,6 +114,11 @@ func routes(t testing.TB, group string, d deps) []web.Route {
 // and its clicks go through the real click batcher, so tests can assert both.
 func Mount(t testing.TB, group string, o Options) *Env {
 	t.Helper()
+	quietLogs.Do(func() {
+		// A line per request would bury a failure's messages; warnings and internal
+		// errors still show. Set before the first router, which keeps the default logger.
+		slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	})
 	st := storetest.New(t, sharedevents.Source(group))
 	m := metrics.New()
 	m.RegisterDB(func() metrics.PoolStats { return st.Stat() }, st.OutboxStats)
