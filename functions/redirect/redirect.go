@@ -86,31 +86,8 @@ func (h handlers) redirect(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// find looks the code up in the cache, then in the store, filling the cache. Unknown
-// codes come back as an inactive redirect so they are cached too. A row is filled even
-// when the cache failed: the cache keeps a fill it could not make and replays it once
-// Valkey answers, which repairs an entry an outage left older than this row.
+// find looks the code up through the cache, which goes to the store on a miss, fills
+// itself and records the look-up in its metrics. Unknown codes come back inactive.
 func (h handlers) find(ctx context.Context, code string) (domain.Redirect, bool, error) {
-	lk, cerr := h.Cache.FindRedirect(ctx, code)
-	h.Metrics.CacheResult("redirect", lk.Hit, cerr)
-	if lk.Local {
-		h.Metrics.ClientSideHits.Inc()
-	}
-	if lk.Hit {
-		return lk.Redirect, true, nil // Missing leaves Active false
-	}
-	rd, err := h.Store.FindRedirect(ctx, code)
-	switch {
-	case domain.KindOf(err) == domain.NotFound:
-		if cerr == nil {
-			_ = h.Cache.FillMissing(ctx, code)
-		}
-		return domain.Redirect{}, false, nil
-	case err != nil:
-		return domain.Redirect{}, false, err
-	}
-	if h.Cache != nil {
-		_ = h.Cache.FillRedirect(ctx, code, rd)
-	}
-	return rd, false, nil
+	return h.Cache.ReadRedirect(ctx, code, h.Store.FindRedirect)
 }

@@ -79,8 +79,7 @@ func (h handlers) create(w http.ResponseWriter, r *http.Request) {
 		web.Error(w, r, err)
 		return
 	}
-	// The code may be cached as unknown: a newer version replaces that.
-	_ = h.Cache.InvalidateRedirect(r.Context(), u.ShortCode, version)
+	h.Cache.URLCreated(r.Context(), u.ShortCode, version)
 	h.after(r, audits)
 	web.JSON(w, http.StatusCreated, u)
 }
@@ -116,7 +115,7 @@ func (h handlers) list(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := fmt.Sprintf("u%s:a%s:p%d:%d", ptr(f.UserID), ptr(f.IsActive), f.Page.Number, f.Page.PerPage)
-	body, total, hit, err := h.Cache.ReadList(r.Context(), cache.URLList, key, func(ctx context.Context) (any, int64, error) {
+	body, total, hit, err := h.Cache.ReadURLs(r.Context(), key, func(ctx context.Context) (any, int64, error) {
 		urls, total, err := h.Store.FindURLs(ctx, f)
 		if urls == nil {
 			urls = []domain.URL{}
@@ -144,7 +143,7 @@ func (h handlers) get(w http.ResponseWriter, r *http.Request) {
 		web.Error(w, r, err)
 		return
 	}
-	body, hit, err := h.Cache.ReadItem(r.Context(), cache.URLItem, id, func(ctx context.Context) (any, int64, error) {
+	body, hit, err := h.Cache.ReadURL(r.Context(), id, func(ctx context.Context) (any, int64, error) {
 		return h.Store.FindURLByID(ctx, id)
 	})
 	if err != nil {
@@ -182,8 +181,7 @@ func (h handlers) update(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(audits) > 0 {
-		_ = h.Cache.InvalidateItem(r.Context(), cache.URLItem, id, version)
-		_ = h.Cache.InvalidateRedirect(r.Context(), u.ShortCode, version)
+		h.Cache.URLWritten(r.Context(), cache.URLRef{ID: id, ShortCode: u.ShortCode, Version: version})
 		h.after(r, audits)
 	}
 	web.JSON(w, http.StatusOK, u)
@@ -200,15 +198,15 @@ func (h handlers) delete(w http.ResponseWriter, r *http.Request) {
 		web.Error(w, r, err)
 		return
 	}
-	_ = h.Cache.InvalidateItem(r.Context(), cache.URLItem, id, d.Version)
-	_ = h.Cache.InvalidateRedirect(r.Context(), d.ShortCode, d.Version)
+	h.Cache.URLWritten(r.Context(), cache.URLRef{ID: id, ShortCode: d.ShortCode, Version: d.Version})
 	h.after(r, audits)
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// after runs once a mutation committed: stale list pages go, and its audit events leave.
+// after runs once a mutation committed and the cache was told what it changed (which
+// handles its own failures: it keeps and replays what did not land): its audit events
+// leave.
 func (h handlers) after(r *http.Request, audits []domain.Audit) {
-	_ = h.Cache.BumpList(r.Context(), cache.URLList)
 	web.LogAudits(r, audits)
 	h.Publisher.Publish(audits)
 }

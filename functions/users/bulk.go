@@ -12,8 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -145,7 +143,7 @@ func (h handlers) bulk(w http.ResponseWriter, r *http.Request) {
 					return err
 				}
 			}
-			h.invalidate(ctx, chunk.Stale)
+			h.Cache.UsersImporting(ctx, stale(chunk.Stale))
 			res.Imported += chunk.Imported
 			res.addErrors(append(lineErrs, chunk.Skipped...))
 			if events += len(chunk.Audits); events <= bulkPublishMax {
@@ -160,12 +158,12 @@ func (h handlers) bulk(w http.ResponseWriter, r *http.Request) {
 		fail(err)
 		return
 	}
+	h.Cache.UsersImported(r.Context(), events)
 	switch {
 	case events == 0:
 	case events <= bulkPublishMax:
 		h.after(r, audits)
 	default:
-		_ = h.Cache.BumpList(r.Context(), cache.UserList)
 		slog.InfoContext(r.Context(), "audit events left to the outbox relay", "request_id", web.RequestID(r), "events", events)
 	}
 	res.Count = res.Imported
@@ -193,27 +191,16 @@ func budgetError(budget time.Duration, busy bool) error {
 	return domain.Errorf(domain.TooLarge, "file too large to import in one request: it could not be imported within %s, so nothing was imported; split it into smaller files", secs)
 }
 
-// invalidate drops the cached copies of the users a chunk changed, many calls at once so
-// that they share round trips: valkey-go pipelines concurrent commands on a connection.
-// The chunk is not committed yet, which is safe: each marker carries the version the
-// import leaves, so a reader cannot cache the older row after it, and if the import rolls
-// back the marker only costs a miss.
-func (h handlers) invalidate(ctx context.Context, stale []store.Versioned) {
-	if h.Cache == nil || len(stale) == 0 {
-		return
+// stale names for the cache the users a chunk changed.
+func stale(vs []store.Versioned) []cache.UserRef {
+	if len(vs) == 0 {
+		return nil
 	}
-	var (
-		wg   sync.WaitGroup
-		next atomic.Int64
-	)
-	for range min(32, len(stale)) {
-		wg.Go(func() {
-			for i := next.Add(1) - 1; i < int64(len(stale)); i = next.Add(1) - 1 {
-				_ = h.Cache.InvalidateItem(ctx, cache.UserItem, stale[i].ID, stale[i].Version)
-			}
-		})
+	refs := make([]cache.UserRef, len(vs))
+	for i, v := range vs {
+		refs[i] = cache.UserRef{ID: v.ID, Version: v.Version}
 	}
-	wg.Wait()
+	return refs
 }
 
 // readFilePart returns the content of the multipart field "file", at most limit bytes.

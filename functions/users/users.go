@@ -71,6 +71,7 @@ func (h handlers) create(w http.ResponseWriter, r *http.Request) {
 		web.Error(w, r, err)
 		return
 	}
+	h.Cache.UserCreated(r.Context())
 	h.after(r, audits)
 	web.JSON(w, http.StatusCreated, u)
 }
@@ -96,7 +97,7 @@ func (h handlers) list(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := fmt.Sprintf("p%d:%d", page.Number, page.PerPage)
-	body, total, hit, err := h.Cache.ReadList(r.Context(), cache.UserList, key, func(ctx context.Context) (any, int64, error) {
+	body, total, hit, err := h.Cache.ReadUsers(r.Context(), key, func(ctx context.Context) (any, int64, error) {
 		users, total, err := h.Store.FindUsers(ctx, page)
 		if users == nil {
 			users = []domain.User{}
@@ -117,7 +118,7 @@ func (h handlers) get(w http.ResponseWriter, r *http.Request) {
 		web.Error(w, r, err)
 		return
 	}
-	body, hit, err := h.Cache.ReadItem(r.Context(), cache.UserItem, id, func(ctx context.Context) (any, int64, error) {
+	body, hit, err := h.Cache.ReadUser(r.Context(), id, func(ctx context.Context) (any, int64, error) {
 		return h.Store.FindUserByID(ctx, id)
 	})
 	if err != nil {
@@ -151,7 +152,7 @@ func (h handlers) update(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(audits) > 0 {
-		_ = h.Cache.InvalidateItem(r.Context(), cache.UserItem, id, version)
+		h.Cache.UserWritten(r.Context(), id, version)
 		h.after(r, audits)
 	}
 	web.JSON(w, http.StatusOK, u)
@@ -168,21 +169,19 @@ func (h handlers) delete(w http.ResponseWriter, r *http.Request) {
 		web.Error(w, r, err)
 		return
 	}
-	ctx := r.Context()
-	_ = h.Cache.InvalidateItem(ctx, cache.UserItem, id, version)
-	for _, g := range gone {
-		_ = h.Cache.InvalidateItem(ctx, cache.URLItem, g.ID, g.Version)
-		_ = h.Cache.InvalidateRedirect(ctx, g.ShortCode, g.Version)
+	urls := make([]cache.URLRef, len(gone))
+	for i, g := range gone {
+		urls[i] = cache.URLRef{ID: g.ID, ShortCode: g.ShortCode, Version: g.Version}
 	}
-	_ = h.Cache.BumpList(ctx, cache.URLList)
+	h.Cache.UserDeleted(r.Context(), id, version, urls)
 	h.after(r, audits)
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// after runs once a mutation committed: stale list pages go, and its audit events leave.
-// Cache failures are the cache's to handle: it keeps and replays what did not land.
+// after runs once a mutation committed and the cache was told what it changed (which
+// handles its own failures: it keeps and replays what did not land): its audit events
+// leave.
 func (h handlers) after(r *http.Request, audits []domain.Audit) {
-	_ = h.Cache.BumpList(r.Context(), cache.UserList)
 	web.LogAudits(r, audits)
 	h.Publisher.Publish(audits)
 }

@@ -6,6 +6,13 @@
 // The cache is optional: a nil *Cache, an unset address or a Valkey that is down all make
 // every read a miss and every write a no-op, and the callers go to PostgreSQL.
 //
+// Callers name resources, not keys: they read through ReadUser, ReadURLs, ReadRedirect and
+// the like, and after a database write they call the one method of its kind (URLCreated,
+// URLWritten, UserCreated, UserWritten, UserDeleted, UsersImporting, UsersImported, in
+// writes.go), which decides every item, redirect and list key the write makes stale.
+// Those methods return nothing: what does not land is the cache's to keep, replay and
+// count (below), not the caller's.
+//
 // # A write wins even when its invalidation does not reach Valkey
 //
 // A Valkey that hangs (SIGSTOP, a stalled node: connections stay open, nothing answers)
@@ -129,6 +136,7 @@ type Cache struct {
 	deadline atomic.Pointer[sharedDeadline]
 
 	observe    Observer
+	localHit   func() // a redirect look-up answered from this process's memory
 	invObserve InvalidationObserver
 
 	// written holds keys this process changed recently: Valkey's invalidation of our own
