@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -32,7 +33,6 @@ import (
 	sharedevents "github.com/urlshort/shortener/shared/events"
 	"github.com/urlshort/shortener/shared/metrics"
 	"github.com/urlshort/shortener/shared/routing"
-	"github.com/urlshort/shortener/shared/store"
 	"github.com/urlshort/shortener/shared/store/storetest"
 	"github.com/urlshort/shortener/shared/web"
 )
@@ -65,6 +65,7 @@ const (
 // settleTimeout bounds how long Settle waits for background deliveries.
 const settleTimeout = 10 * time.Second
 
+// quietLogs turns the default logger down once per test binary.
 var quietLogs sync.Once
 
 // Env is one mounted route group and the dependencies behind it.
@@ -72,40 +73,10 @@ type Env struct {
 	srv *httptest.Server // the group under test, alone on its router
 	aux *httptest.Server // users, urls and events on the same dependencies, for fixtures
 
-	st     *store.Store
 	pub    *sharedevents.Publisher
-	clicks *sharedevents.Clicks
 	m      *metrics.Metrics
-}
-
-// deps are what every group's Deps are made of.
-type deps struct {
-	st     *store.Store
-	cache  *cache.Cache
-	pub    *sharedevents.Publisher
-	clicks *sharedevents.Clicks
-	m      *metrics.Metrics
-	opt    Options
-}
-
-// routes builds the named group's routes from d, as the function does: the one place a
-// group's Deps are written.
-func routes(t testing.TB, group string, d deps) []web.Route {
-	t.Helper()
-	switch group {
-	case routing.Health:
-		return health.Routes(health.Deps{DB: d.st, Cache: d.cache, Metrics: d.m.Handler(), Observe: d.m.SetUp})
-	case routing.Users:
-		return users.Routes(users.Deps{Store: d.st, Cache: d.cache, Publisher: d.pub, BodyLimit: bodyLimit, BulkLimit: bulkLimit, BulkTimeout: bulkTimeout})
-	case routing.URLs:
-		return urls.Routes(urls.Deps{Store: d.st, Cache: d.cache, Publisher: d.pub, BodyLimit: bodyLimit, BlockPrivateTargets: d.opt.BlockPrivateTargets})
-	case routing.Redirect:
-		return redirect.Routes(redirect.Deps{Store: d.st, Cache: d.cache, Clicks: d.clicks, Metrics: d.m})
-	case routing.Events:
-		return events.Routes(events.Deps{Store: d.st, BodyLimit: bodyLimit})
-	}
-	t.Fatalf("grouptest: no route group %q", group)
-	return nil
+	outbox metrics.OutboxStats
+	close  func() // closes the store
 }
 
 // Mount serves the named route group (one of the routing names but the events-writer)
@@ -149,15 +120,32 @@ func Mount(t testing.TB, group string, o Options) *Env {
 		clicks.Close(ctx)
 		pub.Wait(ctx)
 	})
-	d := deps{st: st, cache: c, pub: pub, clicks: clicks, m: m, opt: o}
-	e := &Env{
-		srv: serve(t, m, group, routes(t, group, d)),
+
+	// routes builds a group's routes as the function does: the one place each group's
+	// Deps are written.
+	routes := func(group string) []web.Route {
+		switch group {
+		case routing.Health:
+			return health.Routes(health.Deps{DB: st, Cache: c, Metrics: m.Handler(), Observe: m.SetUp})
+		case routing.Users:
+			return users.Routes(users.Deps{Store: st, Cache: c, Publisher: pub, BodyLimit: bodyLimit, BulkLimit: bulkLimit, BulkTimeout: bulkTimeout})
+		case routing.URLs:
+			return urls.Routes(urls.Deps{Store: st, Cache: c, Publisher: pub, BodyLimit: bodyLimit, BlockPrivateTargets: o.BlockPrivateTargets})
+		case routing.Redirect:
+			return redirect.Routes(redirect.Deps{Store: st, Cache: c, Clicks: clicks, Metrics: m})
+		case routing.Events:
+			return events.Routes(events.Deps{Store: st, BodyLimit: bodyLimit})
+		}
+		t.Fatalf("grouptest: no route group %q", group)
+		return nil
+	}
+	return &Env{
+		srv: serve(t, m, group, routes(group)),
 		// The fixtures' router counts on metrics of its own, so that the group's /metrics
 		// shows only the requests the test sent to the group.
-		aux: serve(t, metrics.New(), "fixtures", append(append(routes(t, routing.Users, d), routes(t, routing.URLs, d)...), routes(t, routing.Events, d)...)),
-		st:  st, pub: pub, clicks: clicks, m: m,
+		aux: serve(t, metrics.New(), "fixtures", slices.Concat(routes(routing.Users), routes(routing.URLs), routes(routing.Events))),
+		pub: pub, m: m, outbox: st.OutboxStats, close: st.Close,
 	}
-	return e
 }
 
 func serve(t testing.TB, m *metrics.Metrics, name string, rs []web.Route) *httptest.Server {
@@ -317,7 +305,7 @@ func (e *Env) Audits(t testing.TB, query string) []domain.Event {
 	}
 	var evs []domain.Event
 	r.Decode(t, &evs)
-	pending, _, err := e.st.OutboxStats(context.Background())
+	pending, _, err := e.outbox(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,4 +316,4 @@ func (e *Env) Audits(t testing.TB, query string) []domain.Event {
 }
 
 // CloseStore closes the store's connections, which is PostgreSQL gone for the group.
-func (e *Env) CloseStore() { e.st.Close() }
+func (e *Env) CloseStore() { e.close() }
