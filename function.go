@@ -113,6 +113,7 @@ func (f *Function) Start(ctx context.Context, args map[string]string) error {
 		return err
 	}
 	c.SetObserver(m.CacheResult)
+	c.SetLocalHitObserver(m.ClientSideHits.Inc)
 	c.SetInvalidationObserver(m.CacheInvalidations())
 	m.RegisterDB(func() metrics.PoolStats { return st.Stat() }, st.OutboxStats)
 

@@ -3,8 +3,12 @@ package function
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/urlshort/shortener/shared/cache"
 )
 
 // TestHeadRecordsNoClick: a HEAD answers like the GET but is a check of the link, not a
@@ -31,4 +35,27 @@ func TestHeadRecordsNoClick(t *testing.T) {
 	if n := clicks(); n != 2 {
 		t.Fatalf("%d click events for 2 GETs and 3 HEADs, want 2", n)
 	}
+}
+
+// TestClientSideHitsCounted: repeated redirects of a settled code are answered from the
+// process's own memory, and the metric operators watch for that counts them.
+func TestClientSideHitsCounted(t *testing.T) {
+	a := startAPI(t, nil)
+	code := a.createURL(a.createUser(), "https://example.com/local")["short_code"].(string)
+	time.Sleep(cache.SettleWindow + 100*time.Millisecond) // the write's own window passes
+	for range 5 {
+		if r := a.do("GET", "/"+code, "", nil); r.status != 302 {
+			t.Fatalf("redirect: %d", r.status)
+		}
+	}
+	r := a.do("GET", "/metrics", "", nil)
+	for _, line := range strings.Split(string(r.body), "\n") {
+		if v, ok := strings.CutPrefix(line, "shortener_cache_client_side_hits_total "); ok {
+			if n, _ := strconv.ParseFloat(v, 64); n < 1 {
+				t.Fatalf("client-side hits = %s after 5 redirects of a settled code", v)
+			}
+			return
+		}
+	}
+	t.Fatal("no shortener_cache_client_side_hits_total in /metrics")
 }

@@ -106,6 +106,7 @@ func Mount(t testing.TB, group string, o Options) *Env {
 		c = cachetest.New(t)
 	}
 	c.SetObserver(m.CacheResult)
+	c.SetLocalHitObserver(m.ClientSideHits.Inc)
 	c.SetInvalidationObserver(m.CacheInvalidations())
 	pub, err := sharedevents.NewPublisher("", st, st, m)
 	if err != nil {
