@@ -175,16 +175,10 @@ func TestGet(t *testing.T) {
 	if x := r.Header.Get("X-Cache"); x != "" {
 		t.Errorf("X-Cache %q: events are not cached", x)
 	}
-	for name, p := range map[string]string{
+	e.WantNotFound(t, map[string]string{
 		"Unknown": "/events/999999999", "NotInteger": "/events/abc", "Zero": "/events/0",
 		"Past64Bits": "/events/99999999999999999999999",
-	} {
-		t.Run(name, func(t *testing.T) {
-			if r := e.Do(t, "GET", p, nil); r.Status != 404 || r.Object(t)["error"] == nil {
-				t.Errorf("GET %s: %v", p, r)
-			}
-		})
-	}
+	})
 }
 
 func TestList(t *testing.T) {

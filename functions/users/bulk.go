@@ -263,9 +263,6 @@ func readAtMost(src io.Reader, limit, hint int64) ([]byte, error) {
 	}
 }
 
-// seedTimeLayout is how the seed files write timestamps (UTC).
-const seedTimeLayout = "2006-01-02 15:04:05"
-
 // The columns a users CSV may have; others are ignored.
 const (
 	colID = iota
@@ -372,7 +369,7 @@ func parseTime(s string) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 		return t, nil
 	}
-	return time.Parse(seedTimeLayout, s)
+	return time.Parse(domain.SeedTimeLayout, s)
 }
 
 // csvRecords splits CSV text into records as encoding/csv does by default (RFC 4180): a

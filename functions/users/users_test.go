@@ -296,16 +296,10 @@ func TestGet(t *testing.T) {
 	if r := e.Fixture(t, "DELETE", fmt.Sprintf("/users/%d", gone), nil); r.Status != 204 {
 		t.Fatal(r)
 	}
-	for name, p := range map[string]string{
+	e.WantNotFound(t, map[string]string{
 		"Unknown": "/users/999999999", "Deleted": fmt.Sprintf("/users/%d", gone), "NotInteger": "/users/abc",
 		"Zero": "/users/0", "Negative": "/users/-1", "Past64Bits": "/users/99999999999999999999",
-	} {
-		t.Run(name, func(t *testing.T) {
-			if r := e.Do(t, "GET", p, nil); r.Status != 404 || r.Object(t)["error"] == nil {
-				t.Errorf("GET %s: %v", p, r)
-			}
-		})
-	}
+	})
 }
 
 func TestUpdate(t *testing.T) {

@@ -316,5 +316,18 @@ func (e *Env) Audits(t testing.TB, query string) []domain.Event {
 	return evs
 }
 
+// WantNotFound checks, in a subtest per name, that GET of each path answers 404 with a
+// JSON error.
+func (e *Env) WantNotFound(t *testing.T, paths map[string]string) {
+	t.Helper()
+	for name, p := range paths {
+		t.Run(name, func(t *testing.T) {
+			if r := e.Do(t, "GET", p, nil); r.Status != 404 || r.Object(t)["error"] == nil {
+				t.Errorf("GET %s: %v", p, r)
+			}
+		})
+	}
+}
+
 // CloseStore closes the store's connections, which is PostgreSQL gone for the group.
 func (e *Env) CloseStore() { e.close() }
