@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/urlshort/shortener/shared/events"
 	"github.com/urlshort/shortener/shared/store"
 	"github.com/urlshort/shortener/shared/store/storetest"
 )
@@ -91,7 +92,7 @@ func newPipeline(t testing.TB) *pipeline {
 	p.env = []string{"DATABASE_URL=" + p.db, "VALKEY_URL=" + redisURL, "VALKEY_KEY_PREFIX=ev:", "LOG_LEVEL=warn",
 		"OUTBOX_RELAY_INTERVAL=300ms", "K_SINK=http://127.0.0.1:" + p.writerPort + "/"}
 	var err error
-	if p.st, err = store.Open(context.Background(), store.Options{URL: p.db}); err != nil {
+	if p.st, err = store.Open(context.Background(), store.Options{URL: p.db}, events.NewAuditor("test")); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(p.st.Close)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/urlshort/shortener/shared/cache/cachetest"
 	"github.com/urlshort/shortener/shared/domain"
+	"github.com/urlshort/shortener/shared/events"
 	"github.com/urlshort/shortener/shared/store"
 	"github.com/urlshort/shortener/shared/store/storetest"
 )
@@ -49,7 +50,7 @@ func TestDrillValkeyFrozen(t *testing.T) {
 	users := startProc(t, bin, "users", env)
 	urls := startProc(t, bin, "urls", env)
 	redir := []*proc{startProc(t, bin, "redirect", env), startProc(t, bin, "redirect", env)}
-	st, err := store.Open(context.Background(), store.Options{URL: db})
+	st, err := store.Open(context.Background(), store.Options{URL: db}, events.NewAuditor("test"))
 	if err != nil {
 		t.Fatal(err)
 	}

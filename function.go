@@ -93,10 +93,8 @@ func (f *Function) Start(ctx context.Context, args map[string]string) error {
 	}
 	m := metrics.NewFor(reports(name))
 
-	st, err := store.Open(ctx, store.Options{
-		URL: cfg.DatabaseURL, ROURL: cfg.DatabaseROURL, MaxConns: cfg.DBMaxConns,
-		Source: sharedevents.Source(label),
-	})
+	audits := sharedevents.NewAuditor(label)
+	st, err := store.Open(ctx, store.Options{URL: cfg.DatabaseURL, ROURL: cfg.DatabaseROURL, MaxConns: cfg.DBMaxConns}, audits)
 	if err != nil {
 		return err
 	}
@@ -134,7 +132,7 @@ func (f *Function) Start(ctx context.Context, args map[string]string) error {
 	}
 	var clicks *sharedevents.Clicks
 	if name == "" || name == routing.Redirect {
-		clicks = sharedevents.NewClicks(st, pub, m, cfg.ClickBatchSize, cfg.ClickFlushInterval)
+		clicks = sharedevents.NewClicks(st, audits, pub, m, cfg.ClickBatchSize, cfg.ClickFlushInterval)
 	}
 
 	rt := web.NewRouter(m, label)

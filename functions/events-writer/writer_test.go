@@ -77,7 +77,7 @@ func logged(t *testing.T, st *store.Store) int64 {
 }
 
 func TestReceive(t *testing.T) {
-	st := storetest.New(t, events.Source("events-writer"))
+	st := storetest.New(t, "events-writer")
 	srv := writer(t, st)
 
 	t.Run("StoredThenDuplicateIsStillSuccess", func(t *testing.T) {
@@ -119,7 +119,7 @@ func TestReceive(t *testing.T) {
 
 func TestPingDrainsTheOutbox(t *testing.T) {
 	url := storetest.URL(t)
-	st, err := store.Open(t.Context(), store.Options{URL: url, Source: events.Source("users")})
+	st, err := store.Open(t.Context(), store.Options{URL: url}, events.NewAuditor("users"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +162,7 @@ func ping() binding.Message {
 }
 
 func TestStoreDownIsRetryable(t *testing.T) {
-	st := storetest.New(t, events.Source("events-writer"))
+	st := storetest.New(t, "events-writer")
 	srv := writer(t, st)
 	st.Close() // every call now fails the way an unreachable database does
 	if got := post(t, srv, audit(7, `{}`)); got != http.StatusServiceUnavailable {

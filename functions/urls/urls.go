@@ -8,17 +8,16 @@ import (
 
 	"github.com/urlshort/shortener/shared/cache"
 	"github.com/urlshort/shortener/shared/domain"
-	"github.com/urlshort/shortener/shared/store"
 	"github.com/urlshort/shortener/shared/web"
 )
 
 // Store is the part of the store the URL routes use.
 type Store interface {
-	CreateURL(ctx context.Context, n domain.NewURL) (domain.URL, int64, []domain.Audit, error)
-	FindURLByID(ctx context.Context, id int64) (domain.URL, int64, error)
+	CreateURL(ctx context.Context, n domain.NewURL) (domain.Written[domain.URL], error)
+	FindURLByID(ctx context.Context, id int64) (domain.Versioned[domain.URL], error)
 	FindURLs(ctx context.Context, f domain.URLFilter) ([]domain.URL, int64, error)
-	UpdateURL(ctx context.Context, id int64, p domain.URLPatch) (domain.URL, int64, []domain.Audit, error)
-	DeleteURL(ctx context.Context, id int64) (store.DeletedURL, []domain.Audit, error)
+	UpdateURL(ctx context.Context, id int64, p domain.URLPatch) (domain.Written[domain.URL], error)
+	DeleteURL(ctx context.Context, id int64) (domain.Written[domain.URLRef], error)
 }
 
 // Publisher sends committed audit events on their way.
@@ -74,14 +73,14 @@ func (h handlers) create(w http.ResponseWriter, r *http.Request) {
 	if code != nil {
 		n.ShortCode = *code
 	}
-	u, version, audits, err := h.Store.CreateURL(r.Context(), n)
+	created, err := h.Store.CreateURL(r.Context(), n)
 	if err != nil {
 		web.Error(w, r, err)
 		return
 	}
-	h.Cache.URLCreated(r.Context(), u.ShortCode, version)
-	h.after(r, audits)
-	web.JSON(w, http.StatusCreated, u)
+	h.Cache.URLCreated(r.Context(), created.Value.ShortCode, created.Version)
+	h.after(r, created.Audits)
+	web.JSON(w, http.StatusCreated, created.Value)
 }
 
 // checkURL validates the fields that are present and well-typed.
@@ -144,7 +143,8 @@ func (h handlers) get(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body, hit, err := h.Cache.ReadURL(r.Context(), id, func(ctx context.Context) (any, int64, error) {
-		return h.Store.FindURLByID(ctx, id)
+		v, err := h.Store.FindURLByID(ctx, id)
+		return v.Value, v.Version, err
 	})
 	if err != nil {
 		web.Error(w, r, err)
@@ -175,16 +175,16 @@ func (h handlers) update(w http.ResponseWriter, r *http.Request) {
 		web.Error(w, r, err)
 		return
 	}
-	u, version, audits, err := h.Store.UpdateURL(r.Context(), id, p)
+	updated, err := h.Store.UpdateURL(r.Context(), id, p)
 	if err != nil {
 		web.Error(w, r, err)
 		return
 	}
-	if len(audits) > 0 {
-		h.Cache.URLWritten(r.Context(), cache.URLRef{ID: id, ShortCode: u.ShortCode, Version: version})
-		h.after(r, audits)
+	if u := updated.Value; len(updated.Audits) > 0 {
+		h.Cache.URLWritten(r.Context(), domain.URLRef{ID: id, ShortCode: u.ShortCode, Version: updated.Version})
+		h.after(r, updated.Audits)
 	}
-	web.JSON(w, http.StatusOK, u)
+	web.JSON(w, http.StatusOK, updated.Value)
 }
 
 func (h handlers) delete(w http.ResponseWriter, r *http.Request) {
@@ -193,13 +193,13 @@ func (h handlers) delete(w http.ResponseWriter, r *http.Request) {
 		web.Error(w, r, err)
 		return
 	}
-	d, audits, err := h.Store.DeleteURL(r.Context(), id)
+	deleted, err := h.Store.DeleteURL(r.Context(), id)
 	if err != nil {
 		web.Error(w, r, err)
 		return
 	}
-	h.Cache.URLWritten(r.Context(), cache.URLRef{ID: id, ShortCode: d.ShortCode, Version: d.Version})
-	h.after(r, audits)
+	h.Cache.URLWritten(r.Context(), deleted.Value)
+	h.after(r, deleted.Audits)
 	w.WriteHeader(http.StatusNoContent)
 }
 

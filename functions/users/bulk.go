@@ -15,9 +15,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/urlshort/shortener/shared/cache"
 	"github.com/urlshort/shortener/shared/domain"
-	"github.com/urlshort/shortener/shared/store"
 	"github.com/urlshort/shortener/shared/web"
 )
 
@@ -45,10 +43,10 @@ const (
 var bulkSlots = make(chan struct{}, 2)
 
 type bulkResult struct {
-	Count    int              `json:"count"`
-	Imported int              `json:"imported"`
-	Skipped  int              `json:"skipped"`
-	Errors   []store.RowError `json:"errors"`
+	Count    int               `json:"count"`
+	Imported int               `json:"imported"`
+	Skipped  int               `json:"skipped"`
+	Errors   []domain.RowError `json:"errors"`
 	// ErrorsTruncated says that Errors lists only the first maxBulkErrors of Skipped.
 	ErrorsTruncated bool `json:"errors_truncated"`
 }
@@ -113,12 +111,12 @@ func (h handlers) bulk(w http.ResponseWriter, r *http.Request) {
 		audits []domain.Audit // while the import has at most bulkPublishMax
 		events int
 	)
-	res.Errors = []store.RowError{}
+	res.Errors = []domain.RowError{}
 	busy = true // until the store holds the table
-	err = h.Store.ImportUsersInChunks(ctx, func(imp *store.UserImport) error {
+	err = h.Store.ImportUsersInChunks(ctx, func(imp domain.UserImporter) error {
 		busy = false
-		rows := make([]store.ImportRow, 0, bulkChunk)
-		var lineErrs []store.RowError
+		rows := make([]domain.ImportRow, 0, bulkChunk)
+		var lineErrs []domain.RowError
 		for done := false; !done; {
 			rows, lineErrs = rows[:0], lineErrs[:0]
 			for len(rows)+len(lineErrs) < bulkChunk {
@@ -136,14 +134,14 @@ func (h handlers) bulk(w http.ResponseWriter, r *http.Request) {
 				}
 				rows = append(rows, row)
 			}
-			var chunk store.ImportChunk
+			var chunk domain.ImportChunk
 			if len(rows) > 0 {
 				var err error
 				if chunk, err = imp.Add(ctx, rows); err != nil {
 					return err
 				}
 			}
-			h.Cache.UsersImporting(ctx, stale(chunk.Stale))
+			h.Cache.UsersImporting(ctx, chunk.Stale)
 			res.Imported += chunk.Imported
 			res.addErrors(append(lineErrs, chunk.Skipped...))
 			if events += len(chunk.Audits); events <= bulkPublishMax {
@@ -172,10 +170,10 @@ func (h handlers) bulk(w http.ResponseWriter, r *http.Request) {
 
 // addErrors counts a chunk's row errors and keeps the first maxBulkErrors of the file.
 // Chunks come in line order, so sorting each chunk's errors sorts them all.
-func (res *bulkResult) addErrors(errs []store.RowError) {
+func (res *bulkResult) addErrors(errs []domain.RowError) {
 	res.Skipped += len(errs)
 	if room := maxBulkErrors - len(res.Errors); room > 0 {
-		slices.SortStableFunc(errs, func(a, b store.RowError) int { return cmp.Compare(a.Row, b.Row) })
+		slices.SortStableFunc(errs, func(a, b domain.RowError) int { return cmp.Compare(a.Row, b.Row) })
 		res.Errors = append(res.Errors, errs[:min(room, len(errs))]...)
 	}
 	res.ErrorsTruncated = res.Skipped > len(res.Errors)
@@ -189,18 +187,6 @@ func budgetError(budget time.Duration, busy bool) error {
 		return domain.Unavailablef(context.DeadlineExceeded, "the import could not start within %s: other imports were writing users; nothing was imported, try again later", secs)
 	}
 	return domain.Errorf(domain.TooLarge, "file too large to import in one request: it could not be imported within %s, so nothing was imported; split it into smaller files", secs)
-}
-
-// stale names for the cache the users a chunk changed.
-func stale(vs []store.Versioned) []cache.UserRef {
-	if len(vs) == 0 {
-		return nil
-	}
-	refs := make([]cache.UserRef, len(vs))
-	for i, v := range vs {
-		refs[i] = cache.UserRef{ID: v.ID, Version: v.Version}
-	}
-	return refs
 }
 
 // readFilePart returns the content of the multipart field "file", at most limit bytes.
@@ -304,13 +290,13 @@ func newUsersCSV(data []byte) (*usersCSV, error) {
 }
 
 // next returns the next row, or why the row at some line is skipped, or io.EOF at the end.
-func (p *usersCSV) next() (store.ImportRow, *store.RowError, error) {
+func (p *usersCSV) next() (domain.ImportRow, *domain.RowError, error) {
 	rec, line, broken, err := p.rec.next()
 	if err != nil {
-		return store.ImportRow{}, nil, err
+		return domain.ImportRow{}, nil, err
 	}
 	if broken != "" {
-		return store.ImportRow{}, &store.RowError{Row: line, Error: broken}, nil
+		return domain.ImportRow{}, &domain.RowError{Row: line, Error: broken}, nil
 	}
 	var (
 		vals    [nCols]string
@@ -332,11 +318,11 @@ func (p *usersCSV) next() (store.ImportRow, *store.RowError, error) {
 		}
 	}
 	checked := func(c int) bool { return !badText[c] }
-	row := store.ImportRow{Line: line, Username: vals[colUsername], Email: vals[colEmail]}
+	row := domain.ImportRow{Line: line, Username: vals[colUsername], Email: vals[colEmail]}
 	if s := strings.TrimSpace(vals[colID]); s != "" && checked(colID) {
 		id, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || id < 1 || id > store.MaxClientID {
-			bad = append(bad, "id must be an integer from 1 to "+strconv.FormatInt(store.MaxClientID, 10))
+		if err != nil || id < 1 || id > domain.MaxClientID {
+			bad = append(bad, "id must be an integer from 1 to "+strconv.FormatInt(domain.MaxClientID, 10))
 		} else {
 			row.ID = &id
 		}
@@ -360,7 +346,7 @@ func (p *usersCSV) next() (store.ImportRow, *store.RowError, error) {
 		}
 	}
 	if len(bad) > 0 {
-		return store.ImportRow{}, &store.RowError{Row: line, Error: strings.Join(bad, "; ")}, nil
+		return domain.ImportRow{}, &domain.RowError{Row: line, Error: strings.Join(bad, "; ")}, nil
 	}
 	return row, nil, nil
 }

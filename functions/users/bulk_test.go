@@ -60,7 +60,7 @@ func newBulkAPI(t *testing.T, configure func(*Deps)) *bulkAPI {
 // newBulkServer is newBulkAPI with the HTTP server's settings changed by server.
 func newBulkServer(t *testing.T, configure func(*Deps), server func(*http.Server)) *bulkAPI {
 	t.Helper()
-	st := storetest.New(t, "/shortener/test")
+	st := storetest.New(t, "test")
 	d := Deps{Store: st, Cache: cachetest.New(t), Publisher: &published{}, BodyLimit: 1 << 20, BulkLimit: 10 << 20}
 	if configure != nil {
 		configure(&d)
@@ -116,11 +116,11 @@ func (a *bulkAPI) upload(file string) reply {
 
 // bulkReply is the 201 body of an import.
 type bulkReply struct {
-	Count           int              `json:"count"`
-	Imported        int              `json:"imported"`
-	Skipped         int              `json:"skipped"`
-	Errors          []store.RowError `json:"errors"`
-	ErrorsTruncated bool             `json:"errors_truncated"`
+	Count           int               `json:"count"`
+	Imported        int               `json:"imported"`
+	Skipped         int               `json:"skipped"`
+	Errors          []domain.RowError `json:"errors"`
+	ErrorsTruncated bool              `json:"errors_truncated"`
 }
 
 func (a *bulkAPI) imported(file string) bulkReply {
@@ -158,7 +158,7 @@ func (a *bulkAPI) users() []domain.User {
 	return us
 }
 
-func rowLines(errs []store.RowError) []int {
+func rowLines(errs []domain.RowError) []int {
 	lines := []int{}
 	for _, e := range errs {
 		lines = append(lines, e.Row)
@@ -176,8 +176,8 @@ func TestBulkMaxIDThenCreateUser(t *testing.T) {
 		t.Fatalf("import of the max id: %+v", b)
 	}
 	id, r := a.createUser("after")
-	if r.status != http.StatusCreated || id != store.MaxClientID+1 {
-		t.Errorf("POST /users after the max id: %d %s, want 201 with id %d", r.status, r.body, int64(store.MaxClientID+1))
+	if r.status != http.StatusCreated || id != domain.MaxClientID+1 {
+		t.Errorf("POST /users after the max id: %d %s, want 201 with id %d", r.status, r.body, int64(domain.MaxClientID+1))
 	}
 }
 
@@ -288,7 +288,7 @@ func TestBulkErrorsListCapped(t *testing.T) {
 		t.Fatalf("import: imported %d skipped %d, %d errors listed, truncated %v; want 1, 999, %d, true",
 			b.Imported, b.Skipped, len(b.Errors), b.ErrorsTruncated, maxBulkErrors)
 	}
-	if b.Errors[0] != (store.RowError{Row: 3, Error: "email already used on line 2"}) || b.Errors[99].Row != 102 {
+	if b.Errors[0] != (domain.RowError{Row: 3, Error: "email already used on line 2"}) || b.Errors[99].Row != 102 {
 		t.Errorf("errors run from %+v to %+v, want lines 3 to 102", b.Errors[0], b.Errors[99])
 	}
 	if b := a.imported("username,email\nb,b@example.com\n"); b.ErrorsTruncated {
@@ -321,7 +321,7 @@ func TestBulkReimportAcrossChunksChangesNothing(t *testing.T) {
 	a := newBulkAPI(t, nil)
 	file := manyUsers(3*bulkChunk + 10)
 	first := a.imported(file)
-	want := []store.RowError{
+	want := []domain.RowError{
 		{Row: 5004, Error: "email already used on line 1004"},
 		{Row: 7778, Error: "id already used on line 78"},
 		{Row: 10007, Error: "email already used on line 6007"},
@@ -377,7 +377,7 @@ func TestBulkBehindAnotherImportIs503(t *testing.T) {
 	a := newBulkAPI(t, func(d *Deps) { d.BulkTimeout = 500 * time.Millisecond })
 	holding, release, done := make(chan struct{}), make(chan struct{}), make(chan error)
 	go func() {
-		done <- a.st.ImportUsersInChunks(t.Context(), func(*store.UserImport) error {
+		done <- a.st.ImportUsersInChunks(t.Context(), func(domain.UserImporter) error {
 			close(holding)
 			<-release
 			return nil
@@ -406,7 +406,7 @@ func TestBulkOutlivesServerTimeouts(t *testing.T) {
 	})
 	holding, done := make(chan struct{}), make(chan error)
 	go func() {
-		done <- a.st.ImportUsersInChunks(t.Context(), func(*store.UserImport) error {
+		done <- a.st.ImportUsersInChunks(t.Context(), func(domain.UserImporter) error {
 			close(holding)
 			time.Sleep(2500 * time.Millisecond) // the import below waits for the table as long
 			return nil
@@ -592,7 +592,7 @@ func FuzzParseUsersCSV(f *testing.F) {
 				if msg := domain.CheckEmail(row.Email); msg != "" {
 					t.Errorf("line %d accepted with email %q: %s", line, row.Email, msg)
 				}
-				if row.ID != nil && (*row.ID < 1 || *row.ID > store.MaxClientID) {
+				if row.ID != nil && (*row.ID < 1 || *row.ID > domain.MaxClientID) {
 					t.Errorf("line %d accepted with id %d", line, *row.ID)
 				}
 			}

@@ -9,18 +9,17 @@ import (
 
 	"github.com/urlshort/shortener/shared/cache"
 	"github.com/urlshort/shortener/shared/domain"
-	"github.com/urlshort/shortener/shared/store"
 	"github.com/urlshort/shortener/shared/web"
 )
 
 // Store is the part of the store the user routes use.
 type Store interface {
-	CreateUser(ctx context.Context, username, email string) (domain.User, []domain.Audit, error)
-	FindUserByID(ctx context.Context, id int64) (domain.User, int64, error)
+	CreateUser(ctx context.Context, username, email string) (domain.Written[domain.User], error)
+	FindUserByID(ctx context.Context, id int64) (domain.Versioned[domain.User], error)
 	FindUsers(ctx context.Context, p domain.Page) ([]domain.User, int64, error)
-	UpdateUser(ctx context.Context, id int64, p domain.UserPatch) (domain.User, int64, []domain.Audit, error)
-	DeleteUser(ctx context.Context, id int64) ([]store.DeletedURL, int64, []domain.Audit, error)
-	ImportUsersInChunks(ctx context.Context, fn func(*store.UserImport) error) error
+	UpdateUser(ctx context.Context, id int64, p domain.UserPatch) (domain.Written[domain.User], error)
+	DeleteUser(ctx context.Context, id int64) (domain.Written[[]domain.URLRef], error)
+	ImportUsersInChunks(ctx context.Context, fn func(domain.UserImporter) error) error
 }
 
 // Publisher sends committed audit events on their way.
@@ -66,14 +65,14 @@ func (h handlers) create(w http.ResponseWriter, r *http.Request) {
 		web.Error(w, r, err)
 		return
 	}
-	u, audits, err := h.Store.CreateUser(r.Context(), *username, *email)
+	created, err := h.Store.CreateUser(r.Context(), *username, *email)
 	if err != nil {
 		web.Error(w, r, err)
 		return
 	}
 	h.Cache.UserCreated(r.Context())
-	h.after(r, audits)
-	web.JSON(w, http.StatusCreated, u)
+	h.after(r, created.Audits)
+	web.JSON(w, http.StatusCreated, created.Value)
 }
 
 // checkUser validates the fields that are present and well-typed.
@@ -119,7 +118,8 @@ func (h handlers) get(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body, hit, err := h.Cache.ReadUser(r.Context(), id, func(ctx context.Context) (any, int64, error) {
-		return h.Store.FindUserByID(ctx, id)
+		v, err := h.Store.FindUserByID(ctx, id)
+		return v.Value, v.Version, err
 	})
 	if err != nil {
 		web.Error(w, r, err)
@@ -146,16 +146,16 @@ func (h handlers) update(w http.ResponseWriter, r *http.Request) {
 		web.Error(w, r, err)
 		return
 	}
-	u, version, audits, err := h.Store.UpdateUser(r.Context(), id, patch)
+	updated, err := h.Store.UpdateUser(r.Context(), id, patch)
 	if err != nil {
 		web.Error(w, r, err)
 		return
 	}
-	if len(audits) > 0 {
-		h.Cache.UserWritten(r.Context(), id, version)
-		h.after(r, audits)
+	if len(updated.Audits) > 0 {
+		h.Cache.UserWritten(r.Context(), domain.UserRef{ID: id, Version: updated.Version})
+		h.after(r, updated.Audits)
 	}
-	web.JSON(w, http.StatusOK, u)
+	web.JSON(w, http.StatusOK, updated.Value)
 }
 
 func (h handlers) delete(w http.ResponseWriter, r *http.Request) {
@@ -164,17 +164,13 @@ func (h handlers) delete(w http.ResponseWriter, r *http.Request) {
 		web.Error(w, r, err)
 		return
 	}
-	gone, version, audits, err := h.Store.DeleteUser(r.Context(), id)
+	deleted, err := h.Store.DeleteUser(r.Context(), id)
 	if err != nil {
 		web.Error(w, r, err)
 		return
 	}
-	urls := make([]cache.URLRef, len(gone))
-	for i, g := range gone {
-		urls[i] = cache.URLRef{ID: g.ID, ShortCode: g.ShortCode, Version: g.Version}
-	}
-	h.Cache.UserDeleted(r.Context(), id, version, urls)
-	h.after(r, audits)
+	h.Cache.UserDeleted(r.Context(), domain.UserRef{ID: id, Version: deleted.Version}, deleted.Value)
+	h.after(r, deleted.Audits)
 	w.WriteHeader(http.StatusNoContent)
 }
 

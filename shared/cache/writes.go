@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+
+	"github.com/urlshort/shortener/shared/domain"
 )
 
 // What a write makes stale. Each method below is one kind of database write and names
@@ -13,19 +15,6 @@ import (
 // until it lands and counted through the InvalidationObserver (see pending.go), and while
 // one is pending this process reads nothing from Valkey. So a new field that changes what
 // a write touches is one edit here, and no function knows another group's keys.
-
-// URLRef names a URL a write changed, at the version the write left.
-type URLRef struct {
-	ID        int64
-	ShortCode string
-	Version   int64
-}
-
-// UserRef names a user a write changed, at the version the write left.
-type UserRef struct {
-	ID      int64
-	Version int64
-}
 
 // URLCreated is told of a new URL. Its code may be cached as unknown (a redirect of it
 // was asked for before it existed); the marker of the new version replaces that. No item
@@ -37,13 +26,13 @@ func (c *Cache) URLCreated(ctx context.Context, code string, version int64) {
 
 // URLWritten is told of a URL updated or deleted: its item, its redirect and the URL
 // lists go.
-func (c *Cache) URLWritten(ctx context.Context, u URLRef) {
+func (c *Cache) URLWritten(ctx context.Context, u domain.URLRef) {
 	c.urlStale(ctx, u)
 	_ = c.BumpList(ctx, URLList)
 }
 
 // urlStale drops the cached copies of one URL: the item and the redirect of its code.
-func (c *Cache) urlStale(ctx context.Context, u URLRef) {
+func (c *Cache) urlStale(ctx context.Context, u domain.URLRef) {
 	_ = c.InvalidateItem(ctx, URLItem, u.ID, u.Version)
 	_ = c.InvalidateRedirect(ctx, u.ShortCode, u.Version)
 }
@@ -53,17 +42,16 @@ func (c *Cache) UserCreated(ctx context.Context) {
 	_ = c.BumpList(ctx, UserList)
 }
 
-// UserWritten is told of a user updated at version: the item and the user lists go.
-func (c *Cache) UserWritten(ctx context.Context, id, version int64) {
-	_ = c.InvalidateItem(ctx, UserItem, id, version)
+// UserWritten is told of a user updated: the item and the user lists go.
+func (c *Cache) UserWritten(ctx context.Context, u domain.UserRef) {
+	_ = c.InvalidateItem(ctx, UserItem, u.ID, u.Version)
 	_ = c.BumpList(ctx, UserList)
 }
 
-// UserDeleted is told of a user deleted at version together with their URLs (each at the
-// version the deletion left): the user, every URL's item and redirect, and both list
-// families go.
-func (c *Cache) UserDeleted(ctx context.Context, id, version int64, urls []URLRef) {
-	_ = c.InvalidateItem(ctx, UserItem, id, version)
+// UserDeleted is told of a user deleted together with their URLs (each at the version
+// the deletion left): the user, every URL's item and redirect, and both list families go.
+func (c *Cache) UserDeleted(ctx context.Context, u domain.UserRef, urls []domain.URLRef) {
+	_ = c.InvalidateItem(ctx, UserItem, u.ID, u.Version)
 	for _, u := range urls {
 		c.urlStale(ctx, u)
 	}
@@ -76,7 +64,7 @@ func (c *Cache) UserDeleted(ctx context.Context, id, version int64, urls []URLRe
 // only costs a miss. The invalidations go out many at once so that they share round
 // trips (valkey-go pipelines concurrent commands on a connection). New users need
 // nothing: no one can have cached a user that did not exist.
-func (c *Cache) UsersImporting(ctx context.Context, stale []UserRef) {
+func (c *Cache) UsersImporting(ctx context.Context, stale []domain.UserRef) {
 	if c == nil || len(stale) == 0 {
 		return
 	}

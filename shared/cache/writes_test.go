@@ -76,22 +76,22 @@ func TestWrites(t *testing.T) {
 		{"URLCreated", func(ctx context.Context, c *cache.Cache) { c.URLCreated(ctx, "dddd", 1) },
 			map[string]string{"code:dddd": "1|I", "listver:urls": "2"}},
 		{"URLWritten", func(ctx context.Context, c *cache.Cache) {
-			c.URLWritten(ctx, cache.URLRef{ID: 10, ShortCode: "aaaa", Version: 2})
+			c.URLWritten(ctx, domain.URLRef{ID: 10, ShortCode: "aaaa", Version: 2})
 		}, map[string]string{"url:10": marker2, "code:aaaa": marker2, "listver:urls": "2"}},
 		{"UserCreated", func(ctx context.Context, c *cache.Cache) { c.UserCreated(ctx) },
 			map[string]string{"listver:users": "2"}},
-		{"UserWritten", func(ctx context.Context, c *cache.Cache) { c.UserWritten(ctx, 1, 2) },
+		{"UserWritten", func(ctx context.Context, c *cache.Cache) { c.UserWritten(ctx, domain.UserRef{ID: 1, Version: 2}) },
 			map[string]string{"user:1": marker2, "listver:users": "2"}},
 		{"UserDeletedDropsTheirURLsAndBothLists", func(ctx context.Context, c *cache.Cache) {
-			c.UserDeleted(ctx, 1, 2, []cache.URLRef{{ID: 10, ShortCode: "aaaa", Version: 2}, {ID: 11, ShortCode: "bbbb", Version: 2}})
+			c.UserDeleted(ctx, domain.UserRef{ID: 1, Version: 2}, []domain.URLRef{{ID: 10, ShortCode: "aaaa", Version: 2}, {ID: 11, ShortCode: "bbbb", Version: 2}})
 		}, map[string]string{
 			"user:1": marker2, "url:10": marker2, "url:11": marker2, "code:aaaa": marker2, "code:bbbb": marker2,
 			"listver:urls": "2", "listver:users": "2",
 		}},
-		{"UserDeletedWithoutURLs", func(ctx context.Context, c *cache.Cache) { c.UserDeleted(ctx, 2, 2, nil) },
+		{"UserDeletedWithoutURLs", func(ctx context.Context, c *cache.Cache) { c.UserDeleted(ctx, domain.UserRef{ID: 2, Version: 2}, nil) },
 			map[string]string{"user:2": marker2, "listver:urls": "2", "listver:users": "2"}},
 		{"UsersImportingDropsItemsNotLists", func(ctx context.Context, c *cache.Cache) {
-			c.UsersImporting(ctx, []cache.UserRef{{ID: 1, Version: 2}, {ID: 2, Version: 3}})
+			c.UsersImporting(ctx, []domain.UserRef{{ID: 1, Version: 2}, {ID: 2, Version: 3}})
 		}, map[string]string{"user:1": marker2, "user:2": "3|I"}},
 		{"UsersImported", func(ctx context.Context, c *cache.Cache) { c.UsersImported(ctx, 3) },
 			map[string]string{"listver:users": "2"}},
@@ -144,11 +144,11 @@ func TestWritesOnNilCache(t *testing.T) {
 	var c *cache.Cache
 	ctx := t.Context()
 	c.URLCreated(ctx, "abcd", 1)
-	c.URLWritten(ctx, cache.URLRef{ID: 1, ShortCode: "abcd", Version: 2})
+	c.URLWritten(ctx, domain.URLRef{ID: 1, ShortCode: "abcd", Version: 2})
 	c.UserCreated(ctx)
-	c.UserWritten(ctx, 1, 2)
-	c.UserDeleted(ctx, 1, 3, []cache.URLRef{{ID: 1, ShortCode: "abcd", Version: 3}})
-	c.UsersImporting(ctx, []cache.UserRef{{ID: 1, Version: 4}})
+	c.UserWritten(ctx, domain.UserRef{ID: 1, Version: 2})
+	c.UserDeleted(ctx, domain.UserRef{ID: 1, Version: 3}, []domain.URLRef{{ID: 1, ShortCode: "abcd", Version: 3}})
+	c.UsersImporting(ctx, []domain.UserRef{{ID: 1, Version: 4}})
 	c.UsersImported(ctx, 1)
 	c.SetLocalHitObserver(func() { t.Error("local-hit observer called on a nil cache") })
 	rd, hit, err := c.ReadRedirect(ctx, "abcd", func(context.Context, string) (domain.Redirect, error) {
@@ -170,7 +170,7 @@ func TestFrozenUserDeletionKept(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.srv.Freeze(t)
-	e.writer.UserDeleted(ctx, 1, 2, []cache.URLRef{{ID: 10, ShortCode: "aaaa", Version: 2}, {ID: 11, ShortCode: "bbbb", Version: 2}})
+	e.writer.UserDeleted(ctx, domain.UserRef{ID: 1, Version: 2}, []domain.URLRef{{ID: 10, ShortCode: "aaaa", Version: 2}, {ID: 11, ShortCode: "bbbb", Version: 2}})
 	// One user item, two URL items, two redirects, two list families.
 	if n := e.count("failed"); n != 7 {
 		t.Errorf("%d failed invalidations counted, want 7", n)

@@ -15,7 +15,6 @@ import (
 // AuditWriter writes audit events to the outbox on their own, or straight into the log
 // when the log is in the same database.
 type AuditWriter interface {
-	NewAudit(eventType string, urlID, userID *int64, at time.Time, details any) (domain.Audit, error)
 	WriteAudits(ctx context.Context, audits []domain.Audit) error
 	AppendEvents(ctx context.Context, audits []domain.Audit) error
 }
@@ -38,6 +37,7 @@ const dropWarnEvery = 5 * time.Second
 // clicks uncounted: those still in memory.
 type Clicks struct {
 	store    AuditWriter
+	audits   Auditor
 	pub      *Publisher
 	metrics  *metrics.Metrics
 	size     int
@@ -58,9 +58,9 @@ type Clicks struct {
 }
 
 // NewClicks starts the batching loop.
-func NewClicks(store AuditWriter, pub *Publisher, m *metrics.Metrics, size int, interval time.Duration) *Clicks {
+func NewClicks(store AuditWriter, audits Auditor, pub *Publisher, m *metrics.Metrics, size int, interval time.Duration) *Clicks {
 	c := &Clicks{
-		store: store, pub: pub, metrics: m, size: max(size, 1), interval: interval,
+		store: store, audits: audits, pub: pub, metrics: m, size: max(size, 1), interval: interval,
 		ch: make(chan domain.Click, clickQueue), done: make(chan struct{}),
 	}
 	c.abandon, c.cancel = context.WithCancel(context.Background())
@@ -137,19 +137,12 @@ func (c *Clicks) run() {
 	}
 }
 
-// clickDetails are a click event's details.
-type clickDetails struct {
-	ShortCode string `json:"short_code"`
-	Referrer  string `json:"referrer,omitempty"`
-	UserAgent string `json:"user_agent,omitempty"`
-}
-
-// appendDetails appends a click's details as JSON. At tens of thousands of clicks a
+// appendDetails appends a click's details (domain.ClickDetails) as JSON. At tens of thousands of clicks a
 // second encoding/json's reflection shows, so strings that need no escaping, the usual
 // case, are written as they are; any other goes through encoding/json.
 func appendDetails(b []byte, cl domain.Click) []byte {
 	if !plain(cl.ShortCode) || !plain(cl.Referrer) || !plain(cl.UserAgent) {
-		raw, _ := json.Marshal(clickDetails{ShortCode: cl.ShortCode, Referrer: cl.Referrer, UserAgent: cl.UserAgent})
+		raw, _ := json.Marshal(domain.ClickDetails{ShortCode: cl.ShortCode, Referrer: cl.Referrer, UserAgent: cl.UserAgent})
 		return append(b, raw...) // strings always encode
 	}
 	b = append(append(append(b, `{"short_code":"`...), cl.ShortCode...), '"')
@@ -205,7 +198,7 @@ func (c *Clicks) flush(buf []domain.Click) {
 		ids[2*i], ids[2*i+1] = cl.URLID, cl.UserID
 		start := len(details)
 		details = appendDetails(details, cl)
-		a, err := c.store.NewAudit(domain.EventClick, &ids[2*i], &ids[2*i+1], cl.At,
+		a, err := c.audits.Audit(domain.EventClick, &ids[2*i], &ids[2*i+1], cl.At,
 			json.RawMessage(details[start:len(details):len(details)]))
 		if err != nil {
 			slog.Error("build click event", "err", err)

@@ -63,7 +63,7 @@ func TestClicksCloseFlushesAll(t *testing.T) {
 	t.Parallel()
 	db := newDB(t)
 	m := metrics.New()
-	c := events.NewClicks(db.Store, nil, m, 1000, time.Hour)
+	c := events.NewClicks(db.Store, events.NewAuditor("redirect"), nil, m, 1000, time.Hour)
 	const n = 250
 	for i := range n {
 		c.Record(click(i))
@@ -111,7 +111,7 @@ func TestClicksCloseFlushesAll(t *testing.T) {
 func TestClicksBatchBySize(t *testing.T) {
 	t.Parallel()
 	b := &batches{testDB: newDB(t)}
-	c := events.NewClicks(b, nil, metrics.New(), 5, time.Hour)
+	c := events.NewClicks(b, events.NewAuditor("redirect"), nil, metrics.New(), 5, time.Hour)
 	for i := range 12 {
 		c.Record(click(i))
 	}
@@ -129,7 +129,7 @@ func TestClicksBatchBySize(t *testing.T) {
 func TestClicksBatchByInterval(t *testing.T) {
 	t.Parallel()
 	b := &batches{testDB: newDB(t)}
-	c := events.NewClicks(b, nil, metrics.New(), 1000, 50*time.Millisecond)
+	c := events.NewClicks(b, events.NewAuditor("redirect"), nil, metrics.New(), 1000, 50*time.Millisecond)
 	defer closeClicks(t, c)
 	for i := range 3 {
 		c.Record(click(i))
@@ -146,7 +146,7 @@ func TestClicksRetryWhileStoreDown(t *testing.T) {
 	t.Parallel()
 	b := &batches{testDB: newDB(t), fail: 3}
 	m := metrics.New()
-	c := events.NewClicks(b, nil, m, 1000, time.Hour)
+	c := events.NewClicks(b, events.NewAuditor("redirect"), nil, m, 1000, time.Hour)
 	for i := range 4 {
 		c.Record(click(i))
 	}
@@ -166,7 +166,7 @@ func TestClicksPublished(t *testing.T) {
 	s := newSink(t, nil)
 	s.writer = db.Store
 	p, _ := newPublisher(t, s.URL, db.Store)
-	c := events.NewClicks(db.Store, p, metrics.New(), 1000, time.Hour)
+	c := events.NewClicks(db.Store, events.NewAuditor("redirect"), p, metrics.New(), 1000, time.Hour)
 	for i := range 10 {
 		c.Record(click(i))
 	}
@@ -215,7 +215,7 @@ func TestClicksRecordNeverBlocks(t *testing.T) {
 	f := &frozen{testDB: newDB(t)}
 	f.frozen.Store(true)
 	m := metrics.New()
-	c := events.NewClicks(f, nil, m, 1000, 10*time.Millisecond)
+	c := events.NewClicks(f, events.NewAuditor("redirect"), nil, m, 1000, 10*time.Millisecond)
 	c.Record(click(0))
 	eventually(t, "the first batch's write hangs", func() bool { return f.waiting.Load() == 1 })
 
@@ -263,7 +263,7 @@ func TestClicksCloseAbandonsAtDeadline(t *testing.T) {
 	f := &frozen{testDB: newDB(t)}
 	f.frozen.Store(true)
 	m := metrics.New()
-	c := events.NewClicks(f, nil, m, 10, time.Hour)
+	c := events.NewClicks(f, events.NewAuditor("redirect"), nil, m, 10, time.Hour)
 	const n = 95
 	for i := range n {
 		c.Record(click(i))
@@ -297,7 +297,7 @@ func TestClicksHungSinkBounded(t *testing.T) {
 	defer hung.Close()
 	defer close(release) // before Close, which waits for the handlers
 	p, m := newPublisher(t, hung.URL, db.Store)
-	c := events.NewClicks(db.Store, p, m, 1000, time.Hour)
+	c := events.NewClicks(db.Store, events.NewAuditor("redirect"), p, m, 1000, time.Hour)
 	for i := range 3 {
 		c.Record(click(i))
 	}

@@ -19,7 +19,7 @@ func TestAppendDetailsMatchesEncodingJSON(t *testing.T) {
 		{ShortCode: "abc123", UserAgent: "tab\there, é, \u2028"},
 		{ShortCode: "abc123", Referrer: "\xff invalid utf-8"},
 	} {
-		want, err := json.Marshal(clickDetails{ShortCode: cl.ShortCode, Referrer: cl.Referrer, UserAgent: cl.UserAgent})
+		want, err := json.Marshal(domain.ClickDetails{ShortCode: cl.ShortCode, Referrer: cl.Referrer, UserAgent: cl.UserAgent})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -137,7 +137,7 @@ type testDB struct {
 func newDB(t *testing.T) testDB {
 	t.Helper()
 	url := storetest.URL(t)
-	st, err := store.Open(t.Context(), store.Options{URL: url, Source: "/shortener/test", MaxConns: 10})
+	st, err := store.Open(t.Context(), store.Options{URL: url, MaxConns: 10}, events.NewAuditor("test"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,7 +36,8 @@ func TestRelayRetriesUntilDelivered(t *testing.T) {
 
 	var ids []string
 	for i := range 3 {
-		_, audits, err := db.CreateUser(ctx, "u", fmt.Sprintf("u%d@example.com", i))
+		auditsW, err := db.CreateUser(ctx, "u", fmt.Sprintf("u%d@example.com", i))
+		audits := auditsW.Audits
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -103,14 +104,15 @@ func TestRelayAfterRecovery(t *testing.T) {
 	p, _ := newPublisher(t, s.URL, db.Store)
 	relay := events.NewRelay(db.Store, p, time.Hour)
 	for i := range 2 {
-		if _, _, err := db.CreateUser(ctx, "u", fmt.Sprintf("u%d@example.com", i)); err != nil {
+		if _, err := db.CreateUser(ctx, "u", fmt.Sprintf("u%d@example.com", i)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	db.makeDue(t)
 	relay.Pass(ctx) // fails: both leased with a backoff
 	failing.Store(false)
-	_, audits, err := db.CreateUser(ctx, "fresh", "fresh@example.com")
+	auditsW, err := db.CreateUser(ctx, "fresh", "fresh@example.com")
+	audits := auditsW.Audits
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +133,7 @@ func TestRelayRun(t *testing.T) {
 	s.writer = db.Store
 	p, _ := newPublisher(t, s.URL, db.Store)
 	relay := events.NewRelay(db.Store, p, 20*time.Millisecond)
-	if _, _, err := db.CreateUser(t.Context(), "u", "u@example.com"); err != nil {
+	if _, err := db.CreateUser(t.Context(), "u", "u@example.com"); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(t.Context())
@@ -159,15 +161,18 @@ func TestPublisherWithStore(t *testing.T) {
 	s := newSink(t, nil)
 	s.writer = db.Store
 	p, m := newPublisher(t, s.URL, db.Store)
-	u, a1, err := db.CreateUser(t.Context(), "u", "u@example.com")
+	uW, err := db.CreateUser(t.Context(), "u", "u@example.com")
+	u, a1 := uW.Value, uW.Audits
 	if err != nil {
 		t.Fatal(err)
 	}
-	url, _, a2, err := db.CreateURL(t.Context(), domain.NewURL{UserID: u.ID, OriginalURL: "https://example.com/"})
+	urlW, err := db.CreateURL(t.Context(), domain.NewURL{UserID: u.ID, OriginalURL: "https://example.com/"})
+	url, a2 := urlW.Value, urlW.Audits
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _, a3, err := db.UpdateURL(t.Context(), url.ID, domain.URLPatch{Title: ptr("t"), IsActive: ptr(false)})
+	a3W, err := db.UpdateURL(t.Context(), url.ID, domain.URLPatch{Title: ptr("t"), IsActive: ptr(false)})
+	a3 := a3W.Audits
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +197,7 @@ func TestRelayPassTakesEveryBatch(t *testing.T) {
 	const n = 501
 	audits := make([]domain.Audit, n)
 	for i := range audits {
-		a, err := db.NewAudit(domain.EventClick, ptr(int64(7)), ptr(int64(3)), time.Now(), map[string]string{"short_code": "abc123"})
+		a, err := events.NewAuditor("redirect").Audit(domain.EventClick, ptr(int64(7)), ptr(int64(3)), time.Now(), domain.ClickDetails{ShortCode: "abc123"})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -58,14 +58,14 @@ func TestCreateEvent(t *testing.T) {
 		}},
 		{"DeletedURL", func() domain.NewEvent {
 			d := db.url(t, owner.ID, "https://example.com/d")
-			if _, _, err := db.DeleteURL(ctx, d.ID); err != nil {
+			if _, err := db.DeleteURL(ctx, d.ID); err != nil {
 				t.Fatal(err)
 			}
 			return domain.NewEvent{EventType: "x", URLID: d.ID}
 		}},
 		{"DeletedUser", func() domain.NewEvent {
 			g := db.user(t, "g", "g@example.com")
-			if _, _, _, err := db.DeleteUser(ctx, g.ID); err != nil {
+			if _, err := db.DeleteUser(ctx, g.ID); err != nil {
 				t.Fatal(err)
 			}
 			return domain.NewEvent{EventType: "x", URLID: u.ID, UserID: &g.ID}

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/urlshort/shortener/shared/domain"
+	"github.com/urlshort/shortener/shared/events"
 	"github.com/urlshort/shortener/shared/store"
 	"github.com/urlshort/shortener/shared/store/storetest"
 )
@@ -26,7 +27,7 @@ type testDB struct {
 func newDB(t *testing.T) testDB {
 	t.Helper()
 	url := storetest.URL(t)
-	st, err := store.Open(t.Context(), store.Options{URL: url, Source: source, MaxConns: 20})
+	st, err := store.Open(t.Context(), store.Options{URL: url, MaxConns: 20}, events.NewAuditor("test"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +78,8 @@ func (db testDB) pending(t *testing.T) int64 {
 
 func (db testDB) user(t *testing.T, name, email string) domain.User {
 	t.Helper()
-	u, _, err := db.CreateUser(t.Context(), name, email)
+	uW, err := db.CreateUser(t.Context(), name, email)
+	u := uW.Value
 	if err != nil {
 		t.Fatalf("CreateUser(%s, %s): %v", name, email, err)
 	}
@@ -86,7 +88,8 @@ func (db testDB) user(t *testing.T, name, email string) domain.User {
 
 func (db testDB) url(t *testing.T, userID int64, original string) domain.URL {
 	t.Helper()
-	u, _, _, err := db.CreateURL(t.Context(), domain.NewURL{UserID: userID, OriginalURL: original})
+	uW, err := db.CreateURL(t.Context(), domain.NewURL{UserID: userID, OriginalURL: original})
+	u := uW.Value
 	if err != nil {
 		t.Fatalf("CreateURL(%d, %s): %v", userID, original, err)
 	}

@@ -16,45 +16,7 @@ import (
 	"github.com/urlshort/shortener/shared/domain"
 )
 
-// MaxClientID is the largest id a client may give a row it imports (bulk import, seed):
-// 2^53-1, the largest integer a JSON number keeps exactly in JavaScript. Every identity
-// sequence is a bigint, so after any import it still has 2^63-2^53 values to hand out: no
-// imported id can bring POST /users (or /urls, /events) to the end of its sequence.
-const MaxClientID = 1<<53 - 1
-
-// ImportRow is one well-formed row of a users CSV; Line is its line in the file.
-type ImportRow struct {
-	Line      int
-	ID        *int64
-	Username  string
-	Email     string
-	CreatedAt *time.Time
-}
-
-// RowError says why a row of an import was skipped.
-type RowError struct {
-	Row   int    `json:"row"`
-	Error string `json:"error"`
-}
-
-// ImportChunk is what adding one chunk of rows to an import did.
-type ImportChunk struct {
-	Imported int            // rows stored, including rows already stored as they are
-	Skipped  []RowError     // rows refused, in line order
-	Audits   []domain.Audit // written to the outbox with the chunk
-	// Stale names the users that existed before and changed, at the version the import
-	// left: their cached copies must go. New users are not listed, as nothing can have
-	// cached a user that did not exist.
-	Stale []Versioned
-}
-
-// Versioned names a row a write changed and the version it left.
-type Versioned struct {
-	ID      int64
-	Version int64
-}
-
-// UserImport is one users import in progress: a transaction that holds the users table
+// UserImport is one users import in progress (a domain.UserImporter): a transaction that holds the users table
 // and remembers, for the whole file, which ids and emails its rows have used.
 type UserImport struct {
 	s      *Store
@@ -115,15 +77,15 @@ const commitTimeout = 30 * time.Second
 
 // ImportUsers imports rows as one file in one chunk, for callers that hold the rows
 // already; see ImportUsersInChunks.
-func (s *Store) ImportUsers(ctx context.Context, rows []ImportRow) (ImportChunk, error) {
-	var res ImportChunk
-	err := s.ImportUsersInChunks(ctx, func(imp *UserImport) error {
+func (s *Store) ImportUsers(ctx context.Context, rows []domain.ImportRow) (domain.ImportChunk, error) {
+	var res domain.ImportChunk
+	err := s.ImportUsersInChunks(ctx, func(imp domain.UserImporter) error {
 		var err error
 		res, err = imp.Add(ctx, rows)
 		return err
 	})
 	if err != nil {
-		return ImportChunk{}, err
+		return domain.ImportChunk{}, err
 	}
 	return res, nil
 }
@@ -136,7 +98,7 @@ func (s *Store) ImportUsers(ctx context.Context, rows []ImportRow) (ImportChunk,
 //
 // It manages the transaction itself rather than with pgx.BeginFunc: the commit must not
 // be cancelled by ctx, and the rollback must still run after ctx has ended.
-func (s *Store) ImportUsersInChunks(ctx context.Context, fn func(*UserImport) error) error {
+func (s *Store) ImportUsersInChunks(ctx context.Context, fn func(domain.UserImporter) error) error {
 	tx, err := s.rw.Begin(ctx)
 	if err != nil {
 		return translate(err, "users")
@@ -162,7 +124,11 @@ func (s *Store) ImportUsersInChunks(ctx context.Context, fn func(*UserImport) er
 }
 
 // createdDetails is the details of every user_created event of an import.
-var createdDetails = json.RawMessage(`{"source":"bulk_import"}`)
+// It is encoded once: an import writes up to a million of them.
+var createdDetails = func() json.RawMessage {
+	b, _ := json.Marshal(domain.UserCreatedDetails{Source: domain.SourceBulkImport})
+	return b
+}()
 
 // importUser is a user as an import sees it: stored, or written earlier in the chunk.
 type importUser struct {
@@ -190,19 +156,19 @@ type importWrite struct {
 // whose email belongs to another user. A row that matches what is stored counts as
 // imported and writes nothing, so importing the same file twice changes nothing. Calls
 // must not overlap.
-func (m *UserImport) Add(ctx context.Context, rows []ImportRow) (ImportChunk, error) {
-	var out ImportChunk
+func (m *UserImport) Add(ctx context.Context, rows []domain.ImportRow) (domain.ImportChunk, error) {
+	var out domain.ImportChunk
 	skip := func(line int, format string, args ...any) {
-		out.Skipped = append(out.Skipped, RowError{line, fmt.Sprintf(format, args...)})
+		out.Skipped = append(out.Skipped, domain.RowError{Row: line, Error: fmt.Sprintf(format, args...)})
 	}
 	// The schema could store neither: a NUL or invalid UTF-8 fails the statement, and an
 	// id near the top of the sequence stops every later create. The handler refuses these
 	// first; this keeps one such row from failing the whole file whoever calls.
-	valid := make([]ImportRow, 0, len(rows))
+	valid := make([]domain.ImportRow, 0, len(rows))
 	for _, r := range rows {
 		switch {
-		case r.ID != nil && (*r.ID < 1 || *r.ID > MaxClientID):
-			skip(r.Line, "id must be an integer from 1 to %d", MaxClientID)
+		case r.ID != nil && (*r.ID < 1 || *r.ID > domain.MaxClientID):
+			skip(r.Line, "id must be an integer from 1 to %d", domain.MaxClientID)
 		case !storable(r.Username) || !storable(r.Email):
 			skip(r.Line, "username and email must be UTF-8 without NUL bytes")
 		default:
@@ -213,7 +179,7 @@ func (m *UserImport) Add(ctx context.Context, rows []ImportRow) (ImportChunk, er
 
 	keys, byID, err := m.load(ctx, rows)
 	if err != nil {
-		return ImportChunk{}, err
+		return domain.ImportChunk{}, err
 	}
 	owner := make(map[string]int64, len(byID)) // live email key -> user
 	for _, u := range byID {
@@ -335,7 +301,7 @@ func (m *UserImport) Add(ctx context.Context, rows []ImportRow) (ImportChunk, er
 
 	ids, err := m.reserve(ctx, maxID, reserve)
 	if err != nil {
-		return ImportChunk{}, err
+		return domain.ImportChunk{}, err
 	}
 	for i := range writes {
 		if w := &writes[i]; w.id < 0 {
@@ -343,14 +309,14 @@ func (m *UserImport) Add(ctx context.Context, rows []ImportRow) (ImportChunk, er
 		}
 	}
 	if err := m.write(ctx, rows, writes, &out); err != nil {
-		return ImportChunk{}, err
+		return domain.ImportChunk{}, err
 	}
 	if err := writeOutbox(ctx, m.tx, out.Audits); err != nil {
-		return ImportChunk{}, err
+		return domain.ImportChunk{}, err
 	}
 	m.ids.commit()
 	m.emails.commit()
-	slices.SortStableFunc(out.Skipped, func(a, b RowError) int { return cmp.Compare(a.Row, b.Row) })
+	slices.SortStableFunc(out.Skipped, func(a, b domain.RowError) int { return cmp.Compare(a.Row, b.Row) })
 	return out, nil
 }
 
@@ -360,7 +326,7 @@ func storable(s string) bool { return utf8.ValidString(s) && strings.IndexByte(s
 // load reads, in one round trip, what the rows can touch: each row's email key as
 // PostgreSQL lowers it (the unique index's own rule), and the users the rows name by id
 // or by email.
-func (m *UserImport) load(ctx context.Context, rows []ImportRow) (keys []string, byID map[int64]*importUser, err error) {
+func (m *UserImport) load(ctx context.Context, rows []domain.ImportRow) (keys []string, byID map[int64]*importUser, err error) {
 	emails := make([]string, len(rows))
 	ids := make([]int64, 0, len(rows))
 	for i, r := range rows {
@@ -435,7 +401,7 @@ func (m *UserImport) reserve(ctx context.Context, maxID, n int64) ([]int64, erro
 
 // write stores the chunk's writes, one statement per group in order, and builds their
 // audit events. An upsert by id covers new, revived and changed users alike.
-func (m *UserImport) write(ctx context.Context, rows []ImportRow, writes []importWrite, out *ImportChunk) error {
+func (m *UserImport) write(ctx context.Context, rows []domain.ImportRow, writes []importWrite, out *domain.ImportChunk) error {
 	if len(writes) == 0 {
 		return nil
 	}
@@ -472,7 +438,7 @@ func (m *UserImport) write(ctx context.Context, rows []ImportRow, writes []impor
 		if w.fields == nil {
 			a, err = m.s.audit(domain.EventUserCreated, nil, &id, m.now, createdDetails)
 		} else {
-			a, err = m.s.audit(domain.EventUserUpdated, nil, &id, m.now, map[string]any{"fields": w.fields})
+			a, err = m.s.audit(domain.EventUserUpdated, nil, &id, m.now, domain.UserUpdatedDetails{Fields: w.fields})
 		}
 		if err != nil {
 			return err
@@ -483,7 +449,7 @@ func (m *UserImport) write(ctx context.Context, rows []ImportRow, writes []impor
 	defer br.Close()
 	for range b.Len() {
 		res, _ := br.Query()
-		var v Versioned
+		var v domain.UserRef
 		_, err := pgx.ForEachRow(res, []any{&v.ID, &v.Version}, func() error {
 			if existed[v.ID] {
 				out.Stale = append(out.Stale, v)

@@ -9,11 +9,10 @@ import (
 	"time"
 
 	"github.com/urlshort/shortener/shared/domain"
-	"github.com/urlshort/shortener/shared/store"
 )
 
-func row(line int, id int64, username, email string) store.ImportRow {
-	r := store.ImportRow{Line: line, Username: username, Email: email}
+func row(line int, id int64, username, email string) domain.ImportRow {
+	r := domain.ImportRow{Line: line, Username: username, Email: email}
 	if id != 0 {
 		r.ID = &id
 	}
@@ -22,10 +21,10 @@ func row(line int, id int64, username, email string) store.ImportRow {
 
 // importChunks imports one file whose rows come in the given chunks, and sums what the
 // chunks did.
-func importChunks(t *testing.T, db testDB, chunks ...[]store.ImportRow) store.ImportChunk {
+func importChunks(t *testing.T, db testDB, chunks ...[]domain.ImportRow) domain.ImportChunk {
 	t.Helper()
-	var sum store.ImportChunk
-	err := db.ImportUsersInChunks(t.Context(), func(imp *store.UserImport) error {
+	var sum domain.ImportChunk
+	err := db.ImportUsersInChunks(t.Context(), func(imp domain.UserImporter) error {
 		for _, rows := range chunks {
 			res, err := imp.Add(t.Context(), rows)
 			if err != nil {
@@ -45,7 +44,7 @@ func importChunks(t *testing.T, db testDB, chunks ...[]store.ImportRow) store.Im
 }
 
 // importRows imports one file of one chunk.
-func importRows(t *testing.T, db testDB, rows ...store.ImportRow) store.ImportChunk {
+func importRows(t *testing.T, db testDB, rows ...domain.ImportRow) domain.ImportChunk {
 	t.Helper()
 	res, err := db.ImportUsers(t.Context(), rows)
 	if err != nil {
@@ -54,7 +53,7 @@ func importRows(t *testing.T, db testDB, rows ...store.ImportRow) store.ImportCh
 	return res
 }
 
-func skippedLines(res store.ImportChunk) []int {
+func skippedLines(res domain.ImportChunk) []int {
 	var lines []int
 	for _, s := range res.Skipped {
 		lines = append(lines, s.Row)
@@ -67,7 +66,7 @@ func TestImportUsers(t *testing.T) {
 	db := newDB(t)
 	ctx := t.Context()
 	created := time.Date(2025, 7, 18, 23, 45, 12, 0, time.UTC)
-	first := []store.ImportRow{
+	first := []domain.ImportRow{
 		row(2, 10, "ten", "ten@example.com"),
 		row(3, 20, "twenty", "twenty@example.com"),
 		row(4, 0, "noid", "noid@example.com"),
@@ -92,12 +91,14 @@ func TestImportUsers(t *testing.T) {
 			name  string
 			email string
 		}{{10, "ten", "ten@example.com"}, {20, "twenty", "twenty@example.com"}, {30, "ten", "thirty@example.com"}} {
-			u, _, err := db.FindUserByID(ctx, want.id)
+			uW, err := db.FindUserByID(ctx, want.id)
+			u := uW.Value
 			if err != nil || u.Username != want.name || u.Email != want.email {
 				t.Errorf("user %d = %+v, %v; want the imported row with its id", want.id, u, err)
 			}
 		}
-		u, _, _ := db.FindUserByID(ctx, 20)
+		uW, _ := db.FindUserByID(ctx, 20)
+		u := uW.Value
 		if !u.CreatedAt.Equal(created) {
 			t.Errorf("created_at = %v, want the file's %v", u.CreatedAt, created)
 		}
@@ -147,42 +148,46 @@ func TestImportUsers(t *testing.T) {
 		if res.Imported != 2 {
 			t.Errorf("imported %d, want 2", res.Imported)
 		}
-		if u, _, _ := db.FindUserByID(ctx, 30); u.Username != "thirty" {
+		if u, _ := db.FindUserByID(ctx, 30); u.Value.Username != "thirty" {
 			t.Errorf("user 30 = %+v, want the update of line 8", u)
 		}
 		for _, id := range []int64{40, 60} {
-			if _, _, err := db.FindUserByID(ctx, id); domain.KindOf(err) != domain.NotFound {
+			if _, err := db.FindUserByID(ctx, id); domain.KindOf(err) != domain.NotFound {
 				t.Errorf("skipped user %d was stored (%v)", id, err)
 			}
 		}
 	})
 	t.Run("UpdateListsChangedFields", func(t *testing.T) {
-		_, ver, _ := db.FindUserByID(ctx, 20)
+		verW, _ := db.FindUserByID(ctx, 20)
+		ver := verW.Version
 		res := importRows(t, db, row(2, 20, "twenty", "TWENTY@example.com"))
-		if len(res.Audits) != 1 || len(res.Stale) != 1 || res.Stale[0] != (store.Versioned{ID: 20, Version: ver + 1}) {
+		if len(res.Audits) != 1 || len(res.Stale) != 1 || res.Stale[0] != (domain.UserRef{ID: 20, Version: ver + 1}) {
 			t.Fatalf("audits %v, stale %v", res.Audits, res.Stale)
 		}
 		wantAudit(t, res.Audits[0], domain.EventUserUpdated, nil, ptr(int64(20)), map[string]any{"fields": []string{"email"}})
-		u, _, _ := db.FindUserByID(ctx, 20)
+		uW, _ := db.FindUserByID(ctx, 20)
+		u := uW.Value
 		if u.Email != "TWENTY@example.com" || !u.CreatedAt.Equal(created) {
 			t.Errorf("user 20 = %+v, want new email and the old created_at", u)
 		}
 	})
 	t.Run("RevivesDeletedID", func(t *testing.T) {
-		if _, _, _, err := db.DeleteUser(ctx, 30); err != nil {
+		if _, err := db.DeleteUser(ctx, 30); err != nil {
 			t.Fatal(err)
 		}
-		_, ver, _ := db.FindUserByID(ctx, 10) // any live user: only the revived one is stale
+		v10, _ := db.FindUserByID(ctx, 10) // any live user: only the revived one is stale
+		ver := v10.Version
 		res := importRows(t, db, row(2, 30, "back", "back@example.com"), row(3, 10, "ten", "ten@example.com"))
 		if res.Imported != 2 || len(res.Audits) != 1 || len(res.Stale) != 1 || res.Stale[0].ID != 30 {
 			t.Fatalf("imported %d, audits %d, stale %v; want 2, 1 and user 30", res.Imported, len(res.Audits), res.Stale)
 		}
-		u, _, err := db.FindUserByID(ctx, 30)
+		uW, err := db.FindUserByID(ctx, 30)
+		u := uW.Value
 		if err != nil || u.Email != "back@example.com" {
 			t.Errorf("user 30 = %+v, %v", u, err)
 		}
-		if _, v, _ := db.FindUserByID(ctx, 10); v != ver {
-			t.Errorf("unchanged user 10 went from version %d to %d", ver, v)
+		if v, _ := db.FindUserByID(ctx, 10); v.Version != ver {
+			t.Errorf("unchanged user 10 went from version %d to %d", ver, v.Version)
 		}
 	})
 }
@@ -195,7 +200,8 @@ func TestImportUsersIDOneThenCreate(t *testing.T) {
 	if res := importRows(t, db, row(2, 1, "one", "one@example.com")); res.Imported != 1 {
 		t.Fatalf("import: %+v", res)
 	}
-	u, _, err := db.CreateUser(t.Context(), "two", "two@example.com")
+	uW, err := db.CreateUser(t.Context(), "two", "two@example.com")
+	u := uW.Value
 	if err != nil {
 		t.Fatalf("CreateUser after importing id 1: %v (kind %v)", err, domain.KindOf(err))
 	}
@@ -211,19 +217,20 @@ func TestImportUsersMaxIDThenCreate(t *testing.T) {
 	t.Parallel()
 	db := newDB(t)
 	res := importRows(t, db,
-		row(2, store.MaxClientID, "top", "top@example.com"),
-		row(3, store.MaxClientID+1, "over", "over@example.com"),
+		row(2, domain.MaxClientID, "top", "top@example.com"),
+		row(3, domain.MaxClientID+1, "over", "over@example.com"),
 		row(4, math.MaxInt64, "max", "max@example.com"),
 	)
 	if res.Imported != 1 || !slices.Equal(skippedLines(res), []int{3, 4}) {
 		t.Fatalf("imported %d, skipped %v; want 1 and lines 3, 4", res.Imported, res.Skipped)
 	}
-	u, _, err := db.CreateUser(t.Context(), "next", "next@example.com")
+	uW, err := db.CreateUser(t.Context(), "next", "next@example.com")
+	u := uW.Value
 	if err != nil {
-		t.Fatalf("CreateUser after importing id %d: %v (kind %v)", int64(store.MaxClientID), err, domain.KindOf(err))
+		t.Fatalf("CreateUser after importing id %d: %v (kind %v)", int64(domain.MaxClientID), err, domain.KindOf(err))
 	}
-	if u.ID != store.MaxClientID+1 {
-		t.Errorf("CreateUser got id %d, want %d", u.ID, int64(store.MaxClientID+1))
+	if u.ID != domain.MaxClientID+1 {
+		t.Errorf("CreateUser got id %d, want %d", u.ID, int64(domain.MaxClientID+1))
 	}
 }
 
@@ -248,8 +255,8 @@ func TestImportUsersChunksSeeEarlierChunks(t *testing.T) {
 	t.Parallel()
 	db := newDB(t)
 	res := importChunks(t, db,
-		[]store.ImportRow{row(2, 0, "ann", "ann@example.com"), row(3, 7, "bo", "bo@example.com")},
-		[]store.ImportRow{
+		[]domain.ImportRow{row(2, 0, "ann", "ann@example.com"), row(3, 7, "bo", "bo@example.com")},
+		[]domain.ImportRow{
 			row(4, 0, "ann", "ANN@example.com"),   // the email of line 2
 			row(5, 7, "bo2", "bo2@example.com"),   // the id of line 3
 			row(6, 80, "cy", "cy@example.com"),    // fine
@@ -264,7 +271,7 @@ func TestImportUsersChunksSeeEarlierChunks(t *testing.T) {
 	if res.Imported != 5 {
 		t.Errorf("imported %d, want 5", res.Imported)
 	}
-	want := []store.RowError{
+	want := []domain.RowError{
 		{Row: 4, Error: "email already used on line 2"},
 		{Row: 5, Error: "id already used on line 3"},
 		{Row: 7, Error: "email already used on line 6"},
@@ -275,7 +282,7 @@ func TestImportUsersChunksSeeEarlierChunks(t *testing.T) {
 	if !slices.Equal(res.Skipped, want) {
 		t.Errorf("skipped %v, want %v", res.Skipped, want)
 	}
-	if u, _, err := db.FindUserByID(t.Context(), 7); err != nil || u.Username != "bo" {
+	if u, err := db.FindUserByID(t.Context(), 7); err != nil || u.Value.Username != "bo" {
 		t.Errorf("user 7 = %+v, %v; want line 3's row", u, err)
 	}
 }
@@ -313,7 +320,7 @@ func TestImportUsersEmailMovesWithinChunk(t *testing.T) {
 		t.Fatalf("imported %d, skipped %v; want 3, none", res.Imported, res.Skipped)
 	}
 	for id, email := range map[int64]string{a.ID: "c@example.com", b.ID: "a@example.com"} {
-		if u, _, err := db.FindUserByID(t.Context(), id); err != nil || u.Email != email {
+		if u, err := db.FindUserByID(t.Context(), id); err != nil || u.Value.Email != email {
 			t.Errorf("user %d = %+v, %v; want %s", id, u, err, email)
 		}
 	}
@@ -327,7 +334,7 @@ func TestImportUsersDeletedOwnerDoesNotFreeLiveEmail(t *testing.T) {
 	db := newDB(t)
 	ctx := t.Context()
 	old := db.user(t, "old", "shared@example.com")
-	if _, _, _, err := db.DeleteUser(ctx, old.ID); err != nil {
+	if _, err := db.DeleteUser(ctx, old.ID); err != nil {
 		t.Fatal(err)
 	}
 	owner := db.user(t, "owner", "shared@example.com")
@@ -338,7 +345,7 @@ func TestImportUsersDeletedOwnerDoesNotFreeLiveEmail(t *testing.T) {
 	if res.Imported != 1 || !slices.Equal(skippedLines(res), []int{3}) {
 		t.Errorf("imported %d, skipped %v; want 1 and [3]", res.Imported, skippedLines(res))
 	}
-	if u, _, err := db.FindUserByID(ctx, owner.ID); err != nil || u.Email != "shared@example.com" {
+	if u, err := db.FindUserByID(ctx, owner.ID); err != nil || u.Value.Email != "shared@example.com" {
 		t.Errorf("owner = %+v, %v", u, err)
 	}
 }
@@ -365,8 +372,8 @@ func TestImportUsersFailureStoresNothing(t *testing.T) {
 			db := newDB(t)
 			ctx, cancel := c.ctx(t.Context())
 			defer cancel()
-			err := db.ImportUsersInChunks(ctx, func(imp *store.UserImport) error {
-				if _, err := imp.Add(ctx, []store.ImportRow{row(2, 5, "five", "five@example.com"), row(3, 0, "x", "x@example.com")}); err != nil {
+			err := db.ImportUsersInChunks(ctx, func(imp domain.UserImporter) error {
+				if _, err := imp.Add(ctx, []domain.ImportRow{row(2, 5, "five", "five@example.com"), row(3, 0, "x", "x@example.com")}); err != nil {
 					return err
 				}
 				return c.then(ctx)
@@ -380,7 +387,7 @@ func TestImportUsersFailureStoresNothing(t *testing.T) {
 			if p := db.pending(t); p != 0 {
 				t.Errorf("%d outbox rows left by a failed import", p)
 			}
-			if u, _, err := db.CreateUser(t.Context(), "after", "five@example.com"); err != nil {
+			if u, err := db.CreateUser(t.Context(), "after", "five@example.com"); err != nil {
 				t.Errorf("CreateUser after the failed import: %+v, %v", u, err)
 			}
 		})
@@ -393,7 +400,7 @@ func TestImportUsersUserNamedTwiceChangesOnce(t *testing.T) {
 	t.Parallel()
 	db := newDB(t)
 	ann := db.user(t, "ann", "ann@example.com")
-	rows := []store.ImportRow{
+	rows := []domain.ImportRow{
 		row(2, 0, "ann", "ann@example.com"),    // ann, found by email
 		row(3, ann.ID, "bo", "bo@example.com"), // ann again, by id
 		row(4, 0, "cy", "cy@example.com"),      // a new user
@@ -408,7 +415,7 @@ func TestImportUsersUserNamedTwiceChangesOnce(t *testing.T) {
 			t.Errorf("import %d wrote %d events, want %d", i+1, len(res.Audits), want)
 		}
 	}
-	if u, _, _ := db.FindUserByID(t.Context(), ann.ID); u.Email != "ann@example.com" {
+	if u, _ := db.FindUserByID(t.Context(), ann.ID); u.Value.Email != "ann@example.com" {
 		t.Errorf("ann = %+v, want her as she was", u)
 	}
 }

@@ -3,11 +3,10 @@ package store
 import (
 	"cmp"
 	"context"
-	"encoding/json"
+	"errors"
 	"slices"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/urlshort/shortener/shared/domain"
@@ -21,26 +20,12 @@ const maxBackoff = 90 * time.Second
 // sends it right after commit, before a relay may send it again.
 const sendGrace = 10 * time.Second
 
-// Event ids draw on a buffered pool of randomness: one read from the OS per few hundred
-// ids instead of one per click. They must be unique, not secret.
-func init() { uuid.EnableRandPool() }
-
-// audit builds an audit event of this store's source.
+// audit builds an audit event with the store's auditor.
 func (s *Store) audit(eventType string, urlID, userID *int64, at time.Time, details any) (domain.Audit, error) {
-	id, err := uuid.NewV7()
-	if err != nil {
-		return domain.Audit{}, err
+	if s.audits == nil {
+		return domain.Audit{}, errors.New("store: opened without an auditor, so it cannot write")
 	}
-	raw, ok := details.(json.RawMessage) // encoded already (clicks, in bulk)
-	if !ok {
-		if raw, err = json.Marshal(details); err != nil {
-			return domain.Audit{}, err
-		}
-	}
-	return domain.Audit{
-		EventID: id.String(), Source: s.source, URLID: urlID, UserID: userID,
-		EventType: eventType, Timestamp: at.UTC(), Details: raw,
-	}, nil
+	return s.audits.Audit(eventType, urlID, userID, at, details)
 }
 
 // writeOutbox stores audits in the outbox inside the caller's transaction.
@@ -69,14 +54,8 @@ func (s *Store) WriteAudits(ctx context.Context, audits []domain.Audit) error {
 	}), "outbox")
 }
 
-// NewAudit builds an audit event of this store's source, for callers outside a mutation
-// (clicks).
-func (s *Store) NewAudit(eventType string, urlID, userID *int64, at time.Time, details any) (domain.Audit, error) {
-	return s.audit(eventType, urlID, userID, at, details)
-}
-
 // ClaimOutbox leases up to limit due outbox rows for sending: it pushes their next attempt
-// back with exponential backoff (1 s doubling to 5 min) so that concurrent relays on other
+// back with exponential backoff (1 s doubling to 90 s) so that concurrent relays on other
 // instances skip them, and returns them oldest first.
 func (s *Store) ClaimOutbox(ctx context.Context, limit int) ([]domain.Audit, error) {
 	const q = `

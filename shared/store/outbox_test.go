@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/urlshort/shortener/shared/domain"
+	"github.com/urlshort/shortener/shared/events"
 	"github.com/urlshort/shortener/shared/store"
 )
 
@@ -34,34 +35,42 @@ func TestMutationsWriteOutbox(t *testing.T) {
 		}
 	}
 
-	u, audits, err := db.CreateUser(ctx, "a", "a@example.com")
+	uW, err := db.CreateUser(ctx, "a", "a@example.com")
+	u, audits := uW.Value, uW.Audits
 	expect(t, audits, err, 1)
-	_, _, audits, err = db.UpdateUser(ctx, u.ID, domain.UserPatch{Username: ptr("b")})
+	auditsW1, err := db.UpdateUser(ctx, u.ID, domain.UserPatch{Username: ptr("b")})
+	audits = auditsW1.Audits
 	expect(t, audits, err, 1)
-	_, _, audits, err = db.UpdateUser(ctx, u.ID, domain.UserPatch{Username: ptr("b")})
+	auditsW2, err := db.UpdateUser(ctx, u.ID, domain.UserPatch{Username: ptr("b")})
+	audits = auditsW2.Audits
 	expect(t, audits, err, 0)
-	url, _, audits, err := db.CreateURL(ctx, domain.NewURL{UserID: u.ID, OriginalURL: "https://example.com/"})
+	urlW, err := db.CreateURL(ctx, domain.NewURL{UserID: u.ID, OriginalURL: "https://example.com/"})
+	url, audits := urlW.Value, urlW.Audits
 	expect(t, audits, err, 1)
-	_, _, audits, err = db.UpdateURL(ctx, url.ID, domain.URLPatch{Title: ptr("t"), IsActive: ptr(false)})
+	auditsW3, err := db.UpdateURL(ctx, url.ID, domain.URLPatch{Title: ptr("t"), IsActive: ptr(false)})
+	audits = auditsW3.Audits
 	expect(t, audits, err, 2)
-	url2, _, audits, err := db.CreateURL(ctx, domain.NewURL{UserID: u.ID, OriginalURL: "https://example.com/2"})
+	url2W, err := db.CreateURL(ctx, domain.NewURL{UserID: u.ID, OriginalURL: "https://example.com/2"})
+	url2, audits := url2W.Value, url2W.Audits
 	expect(t, audits, err, 1)
-	_, audits, err = db.DeleteURL(ctx, url2.ID)
+	auditsW4, err := db.DeleteURL(ctx, url2.ID)
+	audits = auditsW4.Audits
 	expect(t, audits, err, 1)
-	_, _, audits, err = db.DeleteUser(ctx, u.ID)
+	auditsW5, err := db.DeleteUser(ctx, u.ID)
+	audits = auditsW5.Audits
 	expect(t, audits, err, 2)
-	res, err := db.ImportUsers(ctx, []store.ImportRow{row(2, 100, "imp", "imp@example.com")})
+	res, err := db.ImportUsers(ctx, []domain.ImportRow{row(2, 100, "imp", "imp@example.com")})
 	expect(t, res.Audits, err, 1)
-	click, err := db.NewAudit(domain.EventClick, &url.ID, &u.ID, time.Now(), map[string]string{"short_code": url.ShortCode})
+	click, err := events.NewAuditor("test").Audit(domain.EventClick, &url.ID, &u.ID, time.Now(), domain.ClickDetails{ShortCode: url.ShortCode})
 	if err != nil {
 		t.Fatal(err)
 	}
 	expect(t, []domain.Audit{click}, db.WriteAudits(ctx, []domain.Audit{click}), 1)
 
 	// Failures write nothing.
-	_, _, err = db.CreateUser(ctx, "dup", "IMP@example.com")
+	_, err = db.CreateUser(ctx, "dup", "IMP@example.com")
 	wantKind(t, err, domain.Conflict)
-	_, _, _, err = db.CreateURL(ctx, domain.NewURL{UserID: 99999, OriginalURL: "https://example.com/"})
+	_, err = db.CreateURL(ctx, domain.NewURL{UserID: 99999, OriginalURL: "https://example.com/"})
 	wantKind(t, err, domain.NotFound)
 	expect(t, nil, nil, 0)
 
@@ -106,7 +115,8 @@ func TestClaimAndMarkSentOutbox(t *testing.T) {
 	ctx := t.Context()
 	var written []domain.Audit
 	for _, email := range []string{"a@example.com", "b@example.com", "c@example.com"} {
-		_, audits, err := db.CreateUser(ctx, "u", email)
+		auditsW, err := db.CreateUser(ctx, "u", email)
+		audits := auditsW.Audits
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -186,7 +196,7 @@ func TestClaimAndMarkSentOutbox(t *testing.T) {
 	})
 	t.Run("ConcurrentClaimsDisjoint", func(t *testing.T) {
 		for i := range 20 {
-			if _, _, err := db.CreateUser(ctx, "c", "c"+string(rune('a'+i))+"@x.example.com"); err != nil {
+			if _, err := db.CreateUser(ctx, "c", "c"+string(rune('a'+i))+"@x.example.com"); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -235,7 +245,8 @@ func TestDrainOutbox(t *testing.T) {
 	ctx := t.Context()
 	var written []domain.Audit
 	for i := range 5 {
-		_, audits, err := db.CreateUser(ctx, "u", string(rune('a'+i))+"@example.com")
+		auditsW, err := db.CreateUser(ctx, "u", string(rune('a'+i))+"@example.com")
+		audits := auditsW.Audits
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -292,7 +303,7 @@ func TestDrainOutbox(t *testing.T) {
 	})
 	t.Run("ConcurrentDrainsExactlyOnce", func(t *testing.T) {
 		for i := range 30 {
-			if _, _, err := db.CreateUser(ctx, "c", "c"+string(rune('a'+i))+"@x.example.com"); err != nil {
+			if _, err := db.CreateUser(ctx, "c", "c"+string(rune('a'+i))+"@x.example.com"); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -362,7 +373,7 @@ func TestMigrate(t *testing.T) {
 		errs := make([]error, 5)
 		start := make(chan struct{})
 		for i := range errs {
-			st, err := store.Open(ctx, store.Options{URL: url, Source: source})
+			st, err := store.Open(ctx, store.Options{URL: url}, events.NewAuditor("test"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -384,12 +395,12 @@ func TestMigrate(t *testing.T) {
 		if c := db.count(t, `SELECT count(*) FROM schema_migrations`); c != applied {
 			t.Errorf("%d migrations recorded, want %d", c, applied)
 		}
-		st, err := store.Open(ctx, store.Options{URL: url, Source: source})
+		st, err := store.Open(ctx, store.Options{URL: url}, events.NewAuditor("test"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer st.Close()
-		if _, _, err := st.CreateUser(ctx, "after", "after@example.com"); err != nil {
+		if _, err := st.CreateUser(ctx, "after", "after@example.com"); err != nil {
 			t.Errorf("schema unusable after concurrent migrations: %v", err)
 		}
 	})
@@ -398,16 +409,16 @@ func TestMigrate(t *testing.T) {
 func TestUnavailable(t *testing.T) {
 	t.Parallel()
 	// Nothing listens on port 1: every call fails fast as Unavailable, not Internal.
-	st, err := store.Open(t.Context(), store.Options{URL: "postgres://postgres@127.0.0.1:1/x?sslmode=disable&connect_timeout=1"})
+	st, err := store.Open(t.Context(), store.Options{URL: "postgres://postgres@127.0.0.1:1/x?sslmode=disable&connect_timeout=1"}, events.NewAuditor("test"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
 	ctx := t.Context()
 	wantKind(t, st.Ping(ctx), domain.Unavailable)
-	_, _, err = st.FindUserByID(ctx, 1)
+	_, err = st.FindUserByID(ctx, 1)
 	wantKind(t, err, domain.Unavailable)
-	_, _, err = st.CreateUser(ctx, "a", "a@example.com")
+	_, err = st.CreateUser(ctx, "a", "a@example.com")
 	wantKind(t, err, domain.Unavailable)
 	_, _, err = st.FindURLs(ctx, domain.URLFilter{})
 	wantKind(t, err, domain.Unavailable)
@@ -421,7 +432,8 @@ func TestResetOutboxBackoff(t *testing.T) {
 	ctx := t.Context()
 	var ids []string
 	for _, email := range []string{"a@example.com", "b@example.com"} {
-		_, audits, err := db.CreateUser(ctx, "u", email)
+		auditsW, err := db.CreateUser(ctx, "u", email)
+		audits := auditsW.Audits
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -431,7 +443,7 @@ func TestResetOutboxBackoff(t *testing.T) {
 	if claimed, err := db.ClaimOutbox(ctx, 10); err != nil || len(claimed) != 2 {
 		t.Fatalf("claim = %v, %v", claimed, err)
 	}
-	if _, _, err := db.CreateUser(ctx, "fresh", "fresh@example.com"); err != nil {
+	if _, err := db.CreateUser(ctx, "fresh", "fresh@example.com"); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.ResetOutboxBackoff(ctx); err != nil {
@@ -458,7 +470,8 @@ func TestMoveOutbox(t *testing.T) {
 	ctx := t.Context()
 	var ids []string
 	for _, email := range []string{"a@example.com", "b@example.com", "c@example.com"} {
-		_, audits, err := db.CreateUser(ctx, "u", email)
+		auditsW, err := db.CreateUser(ctx, "u", email)
+		audits := auditsW.Audits
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,53 +6,22 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/urlshort/shortener/shared/domain"
 )
 
-// SeedUser is one row of the users seed file.
-type SeedUser struct {
-	ID        int64
-	Username  string
-	Email     string
-	CreatedAt time.Time
-}
-
-// SeedURL is one row of the urls seed file; a nil Title is stored as NULL.
-type SeedURL struct {
-	ID          int64
-	UserID      int64
-	ShortCode   string
-	OriginalURL string
-	Title       *string
-	IsActive    bool
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
-}
-
-// SeedEvent is one row of the events seed file; Details is a JSON object (empty means {}).
-type SeedEvent struct {
-	ID        int64
-	URLID     *int64
-	UserID    *int64
-	EventType string
-	Timestamp time.Time
-	Details   json.RawMessage
-}
-
 // SeedEventID is the event_id a seeded event gets: deterministic, so the same seed gives the
 // same log, and never a UUID, so it cannot clash with an event a mutation emits.
 func SeedEventID(id int64) string { return "seed-" + strconv.FormatInt(id, 10) }
 
-// Seed loads users, URLs and events into an empty database in one transaction, keeping
+// Seed loads users, URLs and events (the rows of the seed files) into an empty database in one transaction, keeping
 // their ids, and moves each id sequence past the largest id so later creates get higher
 // ids. The rows are history rather than new mutations, so nothing goes to the outbox. It
 // refuses with Conflict when any of the three tables has rows, and stores nothing when
 // any row is refused.
-func (s *Store) Seed(ctx context.Context, users []SeedUser, urls []SeedURL, events []SeedEvent) error {
+func (s *Store) Seed(ctx context.Context, users []domain.User, urls []domain.URL, events []domain.Event) error {
 	if err := checkSeed(users, urls, events); err != nil {
 		return err
 	}
@@ -122,14 +91,14 @@ func (s *Store) Seed(ctx context.Context, users []SeedUser, urls []SeedURL, even
 
 // checkSeed refuses, before anything is written, rows that the schema alone would let
 // through or report obscurely: references outside the seed (the database is empty, so
-// every reference must be in it), duplicate ids, ids above MaxClientID (the sequences
+// every reference must be in it), duplicate ids, ids above domain.MaxClientID (the sequences
 // move past the largest seeded id, and must keep serving creates after it), and details
 // that are not a JSON object.
-func checkSeed(users []SeedUser, urls []SeedURL, events []SeedEvent) error {
+func checkSeed(users []domain.User, urls []domain.URL, events []domain.Event) error {
 	userIDs := make(map[int64]bool, len(users))
 	for _, u := range users {
-		if u.ID < 1 || u.ID > MaxClientID {
-			return domain.Errorf(domain.Invalid, "user id %d is not from 1 to %d", u.ID, int64(MaxClientID))
+		if u.ID < 1 || u.ID > domain.MaxClientID {
+			return domain.Errorf(domain.Invalid, "user id %d is not from 1 to %d", u.ID, int64(domain.MaxClientID))
 		}
 		if userIDs[u.ID] {
 			return domain.Errorf(domain.Invalid, "user id %d appears twice", u.ID)
@@ -138,8 +107,8 @@ func checkSeed(users []SeedUser, urls []SeedURL, events []SeedEvent) error {
 	}
 	urlIDs := make(map[int64]bool, len(urls))
 	for _, u := range urls {
-		if u.ID < 1 || u.ID > MaxClientID {
-			return domain.Errorf(domain.Invalid, "url id %d is not from 1 to %d", u.ID, int64(MaxClientID))
+		if u.ID < 1 || u.ID > domain.MaxClientID {
+			return domain.Errorf(domain.Invalid, "url id %d is not from 1 to %d", u.ID, int64(domain.MaxClientID))
 		}
 		if urlIDs[u.ID] {
 			return domain.Errorf(domain.Invalid, "url id %d appears twice", u.ID)
@@ -154,8 +123,8 @@ func checkSeed(users []SeedUser, urls []SeedURL, events []SeedEvent) error {
 	}
 	eventIDs := make(map[int64]bool, len(events))
 	for _, e := range events {
-		if e.ID < 1 || e.ID > MaxClientID {
-			return domain.Errorf(domain.Invalid, "event id %d is not from 1 to %d", e.ID, int64(MaxClientID))
+		if e.ID < 1 || e.ID > domain.MaxClientID {
+			return domain.Errorf(domain.Invalid, "event id %d is not from 1 to %d", e.ID, int64(domain.MaxClientID))
 		}
 		if eventIDs[e.ID] {
 			return domain.Errorf(domain.Invalid, "event id %d appears twice", e.ID)

@@ -15,9 +15,9 @@ import (
 // seedRows is a small history: two users, three URLs (one inactive, one without a
 // title), and events of each shape, one without url or user.
 type seedRows struct {
-	users  []store.SeedUser
-	urls   []store.SeedURL
-	events []store.SeedEvent
+	users  []domain.User
+	urls   []domain.URL
+	events []domain.Event
 }
 
 func seedFixture() seedRows {
@@ -31,11 +31,11 @@ func seedFixture() seedRows {
 	id := func(n int64) *int64 { return &n }
 	title := "Go docs"
 	return seedRows{
-		users: []store.SeedUser{
+		users: []domain.User{
 			{ID: 3, Username: "ana", Email: "ana@example.com", CreatedAt: at("2025-01-02 03:04:05")},
 			{ID: 10, Username: "ana", Email: "ana.lopez@example.org", CreatedAt: at("2025-02-01 00:00:00")},
 		},
-		urls: []store.SeedURL{
+		urls: []domain.URL{
 			{ID: 5, UserID: 3, ShortCode: "aB3xYz", OriginalURL: "https://go.dev/doc/", Title: &title, IsActive: true,
 				CreatedAt: at("2025-03-01 10:00:00"), UpdatedAt: at("2025-03-01 10:00:00")},
 			{ID: 7, UserID: 10, ShortCode: "Qw12er", OriginalURL: "http://example.com/a?b=1&c=2", IsActive: false,
@@ -43,7 +43,7 @@ func seedFixture() seedRows {
 			{ID: 40, UserID: 3, ShortCode: "zzTop9", OriginalURL: "https://en.wikipedia.org/wiki/S%C3%A3o_Paulo", IsActive: true,
 				CreatedAt: at("2025-04-01 00:00:01"), UpdatedAt: at("2025-04-02 00:00:01")},
 		},
-		events: []store.SeedEvent{
+		events: []domain.Event{
 			{ID: 1, URLID: id(5), UserID: id(3), EventType: domain.EventCreated, Timestamp: at("2025-03-01 10:00:00"),
 				Details: json.RawMessage(`{"short_code": "aB3xYz", "original_url": "https://go.dev/doc/"}`)},
 			{ID: 2, URLID: id(5), UserID: id(3), EventType: domain.EventClick, Timestamp: at("2025-03-05 08:00:00"),
@@ -74,7 +74,7 @@ func seedCounts(t *testing.T, st *store.Store) [3]int64 {
 
 func TestSeed(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t, "/shortener/test")
+	st := storetest.New(t, "test")
 	ctx := t.Context()
 	rows := seedFixture()
 	if err := st.Seed(ctx, rows.users, rows.urls, rows.events); err != nil {
@@ -86,7 +86,8 @@ func TestSeed(t *testing.T) {
 			t.Fatalf("users, urls, events = %v, want [2 3 4]", got)
 		}
 		for _, want := range rows.users {
-			got, ver, err := st.FindUserByID(ctx, want.ID)
+			gotW, err := st.FindUserByID(ctx, want.ID)
+			got, ver := gotW.Value, gotW.Version
 			if err != nil {
 				t.Fatalf("user %d: %v", want.ID, err)
 			}
@@ -95,7 +96,8 @@ func TestSeed(t *testing.T) {
 			}
 		}
 		for _, want := range rows.urls {
-			got, _, err := st.FindURLByID(ctx, want.ID)
+			gotW, err := st.FindURLByID(ctx, want.ID)
+			got := gotW.Value
 			if err != nil {
 				t.Fatalf("url %d: %v", want.ID, err)
 			}
@@ -140,14 +142,16 @@ func TestSeed(t *testing.T) {
 	})
 
 	t.Run("LaterCreatesGetHigherIDs", func(t *testing.T) {
-		u, _, err := st.CreateUser(ctx, "bo", "bo@example.com")
+		uW, err := st.CreateUser(ctx, "bo", "bo@example.com")
+		u := uW.Value
 		if err != nil {
 			t.Fatal(err)
 		}
 		if u.ID != 11 {
 			t.Errorf("new user id = %d, want 11", u.ID)
 		}
-		url, _, _, err := st.CreateURL(ctx, domain.NewURL{UserID: u.ID, OriginalURL: "https://example.net/"})
+		urlW, err := st.CreateURL(ctx, domain.NewURL{UserID: u.ID, OriginalURL: "https://example.net/"})
+		url := urlW.Value
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -164,12 +168,12 @@ func TestSeed(t *testing.T) {
 	})
 
 	t.Run("SecondSeedConflict", func(t *testing.T) {
-		other := store.SeedUser{ID: 100, Username: "cy", Email: "cy@example.com", CreatedAt: time.Now()}
-		err := st.Seed(ctx, []store.SeedUser{other}, nil, nil)
+		other := domain.User{ID: 100, Username: "cy", Email: "cy@example.com", CreatedAt: time.Now()}
+		err := st.Seed(ctx, []domain.User{other}, nil, nil)
 		if domain.KindOf(err) != domain.Conflict {
 			t.Fatalf("second seed: %v, want a Conflict", err)
 		}
-		if _, _, err := st.FindUserByID(ctx, 100); domain.KindOf(err) != domain.NotFound {
+		if _, err := st.FindUserByID(ctx, 100); domain.KindOf(err) != domain.NotFound {
 			t.Errorf("user of the refused seed: %v, want NotFound", err)
 		}
 	})
@@ -177,11 +181,12 @@ func TestSeed(t *testing.T) {
 
 func TestSeedEmpty(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t, "/shortener/test")
+	st := storetest.New(t, "test")
 	if err := st.Seed(t.Context(), nil, nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	u, _, err := st.CreateUser(t.Context(), "first", "first@example.com")
+	uW, err := st.CreateUser(t.Context(), "first", "first@example.com")
+	u := uW.Value
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +211,7 @@ func TestSeedAllOrNothing(t *testing.T) {
 		{"DuplicateUserID", func(r *seedRows) { r.users[1].ID = 3 }, domain.Invalid},
 		{"DuplicateEventID", func(r *seedRows) { r.events[3].ID = 1 }, domain.Invalid},
 		// An id at the top of a sequence would make every later create of its kind fail.
-		{"UserIDAboveMax", func(r *seedRows) { r.users[1].ID = store.MaxClientID + 1 }, domain.Invalid},
+		{"UserIDAboveMax", func(r *seedRows) { r.users[1].ID = domain.MaxClientID + 1 }, domain.Invalid},
 		{"URLIDAboveMax", func(r *seedRows) { r.urls[2].ID = math.MaxInt64 }, domain.Invalid},
 		{"EventIDAboveMax", func(r *seedRows) { r.events[3].ID = math.MaxInt64 }, domain.Invalid},
 		{"DetailsNotAnObject", func(r *seedRows) { r.events[1].Details = json.RawMessage(`["click"]`) }, domain.Invalid},
@@ -218,7 +223,7 @@ func TestSeedAllOrNothing(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			st := storetest.New(t, "/shortener/test")
+			st := storetest.New(t, "test")
 			rows := seedFixture()
 			c.spoil(&rows)
 			err := st.Seed(t.Context(), rows.users, rows.urls, rows.events)
@@ -240,22 +245,24 @@ func TestSeedAllOrNothing(t *testing.T) {
 // give: creating each kind afterwards still works and gets the next id.
 func TestSeedMaxIDThenCreate(t *testing.T) {
 	t.Parallel()
-	st := storetest.New(t, "/shortener/test")
+	st := storetest.New(t, "test")
 	ctx := t.Context()
-	const top = store.MaxClientID
+	const top = domain.MaxClientID
 	at := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 	err := st.Seed(ctx,
-		[]store.SeedUser{{ID: top, Username: "top", Email: "top@example.com", CreatedAt: at}},
-		[]store.SeedURL{{ID: top, UserID: top, ShortCode: "topTop", OriginalURL: "https://example.com/", IsActive: true, CreatedAt: at, UpdatedAt: at}},
-		[]store.SeedEvent{{ID: top, URLID: new(int64(top)), EventType: domain.EventClick, Timestamp: at}})
+		[]domain.User{{ID: top, Username: "top", Email: "top@example.com", CreatedAt: at}},
+		[]domain.URL{{ID: top, UserID: top, ShortCode: "topTop", OriginalURL: "https://example.com/", IsActive: true, CreatedAt: at, UpdatedAt: at}},
+		[]domain.Event{{ID: top, URLID: new(int64(top)), EventType: domain.EventClick, Timestamp: at}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, _, err := st.CreateUser(ctx, "next", "next@example.com")
+	uW, err := st.CreateUser(ctx, "next", "next@example.com")
+	u := uW.Value
 	if err != nil || u.ID != top+1 {
 		t.Fatalf("CreateUser after seeding id %d: id %d, %v; want %d", int64(top), u.ID, err, int64(top+1))
 	}
-	url, _, _, err := st.CreateURL(ctx, domain.NewURL{UserID: u.ID, OriginalURL: "https://example.net/"})
+	urlW, err := st.CreateURL(ctx, domain.NewURL{UserID: u.ID, OriginalURL: "https://example.net/"})
+	url := urlW.Value
 	if err != nil || url.ID != top+1 {
 		t.Fatalf("CreateURL after seeding id %d: id %d, %v", int64(top), url.ID, err)
 	}

@@ -29,24 +29,30 @@ var migrations embed.FS
 type Store struct {
 	rw     *pgxpool.Pool
 	ro     *pgxpool.Pool
-	source string
+	audits Auditor
 }
 
-// Options configures Open.
+// Options configures the connections of Open.
 type Options struct {
 	URL      string
 	ROURL    string // optional read replica
 	MaxConns int32
-	Source   string // the CloudEvents source of the events this process emits
 }
 
-// Open connects the pools. It does not wait for the server: Ping does.
-func Open(ctx context.Context, o Options) (*Store, error) {
+// Auditor builds the audit events that mutations write to the outbox (shared/events has
+// the one every function uses: it knows the event ids and the CloudEvents source).
+type Auditor interface {
+	Audit(eventType string, urlID, userID *int64, at time.Time, details any) (domain.Audit, error)
+}
+
+// Open connects the pools. It does not wait for the server: Ping does. A store opened
+// with a nil auditor reads and loads seeds but refuses mutations.
+func Open(ctx context.Context, o Options, audits Auditor) (*Store, error) {
 	rw, err := newPool(ctx, o.URL, o.MaxConns)
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{rw: rw, ro: rw, source: o.Source}
+	s := &Store{rw: rw, ro: rw, audits: audits}
 	if o.ROURL != "" {
 		if s.ro, err = newPool(ctx, o.ROURL, o.MaxConns); err != nil {
 			rw.Close()

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/urlshort/shortener/shared/domain"
+	"github.com/urlshort/shortener/shared/events"
 	"github.com/urlshort/shortener/shared/store"
 	"github.com/urlshort/shortener/shared/store/storetest"
 )
@@ -23,7 +24,7 @@ func TestServerErrorsClassifiedByCause(t *testing.T) {
 	l := db.url(t, u.ID, "https://example.com/")
 
 	t.Run("NULInTextIsBadRequest", func(t *testing.T) {
-		_, _, err := db.CreateUser(ctx, "a\x00b", "nul@example.com")
+		_, err := db.CreateUser(ctx, "a\x00b", "nul@example.com")
 		wantKind(t, err, domain.BadRequest)
 	})
 	t.Run("InvalidUTF8IsBadRequest", func(t *testing.T) {
@@ -55,18 +56,18 @@ func TestServerErrorsClassifiedByCause(t *testing.T) {
 			t.Fatal(err)
 		}
 		cu.User = url.User(role)
-		st, err := store.Open(ctx, store.Options{URL: cu.String()})
+		st, err := store.Open(ctx, store.Options{URL: cu.String()}, events.NewAuditor("test"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer st.Close()
-		_, _, err = st.FindUserByID(ctx, 1)
+		_, err = st.FindUserByID(ctx, 1)
 		wantKind(t, err, domain.Unavailable)
 	})
 	t.Run("CallerGoneIsNotUnavailable", func(t *testing.T) {
 		gone, cancel := context.WithCancel(ctx)
 		cancel()
-		_, _, err := db.FindUserByID(gone, u.ID)
+		_, err := db.FindUserByID(gone, u.ID)
 		if k := domain.KindOf(err); k == domain.Unavailable || err == nil {
 			t.Fatalf("cancelled call: kind %v, err %v; want the cancellation itself", k, err)
 		}

@@ -30,11 +30,9 @@ const codeAttempts = 8
 
 // CreateURL inserts a URL for a live user with its created event. The user row is locked
 // in share mode so a concurrent deletion of the user cannot leave a live URL behind.
-func (s *Store) CreateURL(ctx context.Context, n domain.NewURL) (domain.URL, int64, []domain.Audit, error) {
-	var (
-		u      domain.URL
-		audits []domain.Audit
-	)
+func (s *Store) CreateURL(ctx context.Context, n domain.NewURL) (domain.Written[domain.URL], error) {
+	w := domain.Written[domain.URL]{Version: 1}
+	u := &w.Value
 	err := pgx.BeginFunc(ctx, s.rw, func(tx pgx.Tx) error {
 		var one int
 		if err := tx.QueryRow(ctx, `SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL FOR SHARE`, n.UserID).Scan(&one); err != nil {
@@ -49,7 +47,7 @@ func (s *Store) CreateURL(ctx context.Context, n domain.NewURL) (domain.URL, int
 			}
 			rows, _ := tx.Query(ctx, q, n.UserID, code, n.OriginalURL, n.Title)
 			var err error
-			u, err = pgx.CollectExactlyOneRow(rows, scanURL)
+			*u, err = pgx.CollectExactlyOneRow(rows, scanURL)
 			if err == nil {
 				break
 			}
@@ -64,14 +62,14 @@ func (s *Store) CreateURL(ctx context.Context, n domain.NewURL) (domain.URL, int
 			}
 		}
 		a, err := s.audit(domain.EventCreated, &u.ID, &u.UserID, u.CreatedAt,
-			map[string]string{"short_code": u.ShortCode, "original_url": u.OriginalURL})
+			domain.URLCreatedDetails{ShortCode: u.ShortCode, OriginalURL: u.OriginalURL})
 		if err != nil {
 			return err
 		}
-		audits = []domain.Audit{a}
-		return writeOutbox(ctx, tx, audits)
+		w.Audits = []domain.Audit{a}
+		return writeOutbox(ctx, tx, w.Audits)
 	})
-	return u, 1, audits, translate(err, "url")
+	return w, translate(err, "url")
 }
 
 // newShortCode draws a code uniformly from the alphabet, never a reserved word.
@@ -101,14 +99,11 @@ func randIndex(n int) int {
 }
 
 // FindURLByID returns a live (not deleted) URL and its cache version.
-func (s *Store) FindURLByID(ctx context.Context, id int64) (domain.URL, int64, error) {
+func (s *Store) FindURLByID(ctx context.Context, id int64) (domain.Versioned[domain.URL], error) {
 	const q = `SELECT ` + urlCols + `, version FROM urls WHERE id = $1 AND deleted_at IS NULL`
-	var (
-		u   domain.URL
-		ver int64
-	)
-	err := s.rw.QueryRow(ctx, q, id).Scan(append(urlDest(&u), &ver)...)
-	return u, ver, translate(err, "url")
+	var v domain.Versioned[domain.URL]
+	err := s.rw.QueryRow(ctx, q, id).Scan(append(urlDest(&v.Value), &v.Version)...)
+	return v, translate(err, "url")
 }
 
 // FindRedirect returns what a redirect needs for a short code; Active is false for an
@@ -130,17 +125,13 @@ func (s *Store) FindURLs(ctx context.Context, f domain.URLFilter) ([]domain.URL,
 
 // UpdateURL applies a partial update. Only fields whose value changes are written, each
 // with its own updated event; updated_at moves only then. It returns the URL and its new
-// cache version.
-func (s *Store) UpdateURL(ctx context.Context, id int64, p domain.URLPatch) (domain.URL, int64, []domain.Audit, error) {
-	var (
-		u      domain.URL
-		ver    int64
-		audits []domain.Audit
-	)
+// cache version, with no audit events when nothing changed.
+func (s *Store) UpdateURL(ctx context.Context, id int64, p domain.URLPatch) (domain.Written[domain.URL], error) {
+	var w domain.Written[domain.URL]
+	u := &w.Value
 	err := pgx.BeginFunc(ctx, s.rw, func(tx pgx.Tx) error {
-		audits = nil
 		const lock = `SELECT ` + urlCols + `, version FROM urls WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`
-		err := tx.QueryRow(ctx, lock, id).Scan(append(urlDest(&u), &ver)...)
+		err := tx.QueryRow(ctx, lock, id).Scan(append(urlDest(u), &w.Version)...)
 		if err != nil {
 			return err
 		}
@@ -164,28 +155,26 @@ func (s *Store) UpdateURL(ctx context.Context, id int64, p domain.URLPatch) (dom
 		const q = `UPDATE urls SET title = $2, is_active = $3, original_url = $4,
 			updated_at = greatest(now(), updated_at + interval '1 microsecond'), version = version + 1
 			WHERE id = $1 RETURNING updated_at, version`
-		if err := tx.QueryRow(ctx, q, id, u.Title, u.IsActive, u.OriginalURL).Scan(&u.UpdatedAt, &ver); err != nil {
+		if err := tx.QueryRow(ctx, q, id, u.Title, u.IsActive, u.OriginalURL).Scan(&u.UpdatedAt, &w.Version); err != nil {
 			return err
 		}
 		for _, c := range changes {
 			a, err := s.audit(domain.EventUpdated, &u.ID, &u.UserID, u.UpdatedAt,
-				map[string]string{"field": c.field, "new_value": c.value})
+				domain.URLUpdatedDetails{Field: c.field, NewValue: c.value})
 			if err != nil {
 				return err
 			}
-			audits = append(audits, a)
+			w.Audits = append(w.Audits, a)
 		}
-		return writeOutbox(ctx, tx, audits)
+		return writeOutbox(ctx, tx, w.Audits)
 	})
-	return u, ver, audits, translate(err, "url")
+	return w, translate(err, "url")
 }
 
 // DeleteURL hides a URL from every reader; its row and events stay for the audit log.
-func (s *Store) DeleteURL(ctx context.Context, id int64) (DeletedURL, []domain.Audit, error) {
-	var (
-		d      DeletedURL
-		audits []domain.Audit
-	)
+func (s *Store) DeleteURL(ctx context.Context, id int64) (domain.Written[domain.URLRef], error) {
+	var w domain.Written[domain.URLRef]
+	d := &w.Value
 	err := pgx.BeginFunc(ctx, s.rw, func(tx pgx.Tx) error {
 		const q = `UPDATE urls SET deleted_at = now(), version = version + 1
 			WHERE id = $1 AND deleted_at IS NULL RETURNING id, short_code, version, user_id, deleted_at`
@@ -196,12 +185,12 @@ func (s *Store) DeleteURL(ctx context.Context, id int64) (DeletedURL, []domain.A
 		if err := tx.QueryRow(ctx, q, id).Scan(&d.ID, &d.ShortCode, &d.Version, &owner, &at); err != nil {
 			return err
 		}
-		a, err := s.audit(domain.EventDeleted, &d.ID, &owner, at, map[string]string{"reason": "user_requested"})
+		a, err := s.audit(domain.EventDeleted, &d.ID, &owner, at, domain.URLDeletedDetails{Reason: domain.ReasonUserRequested})
 		if err != nil {
 			return err
 		}
-		audits = []domain.Audit{a}
-		return writeOutbox(ctx, tx, audits)
+		w.Version, w.Audits = d.Version, []domain.Audit{a}
+		return writeOutbox(ctx, tx, w.Audits)
 	})
-	return d, audits, translate(err, "url")
+	return w, translate(err, "url")
 }

@@ -20,7 +20,8 @@ func TestCreateURL(t *testing.T) {
 		seen := map[string]bool{}
 		for range 20 {
 			// The same original URL twice gets two rows with two codes.
-			u, ver, audits, err := db.CreateURL(ctx, domain.NewURL{UserID: owner.ID, OriginalURL: "https://example.com/same"})
+			uW, err := db.CreateURL(ctx, domain.NewURL{UserID: owner.ID, OriginalURL: "https://example.com/same"})
+			u, ver, audits := uW.Value, uW.Version, uW.Audits
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -42,14 +43,16 @@ func TestCreateURL(t *testing.T) {
 		}
 	})
 	t.Run("CustomCodeAndTitle", func(t *testing.T) {
-		u, _, _, err := db.CreateURL(ctx, domain.NewURL{UserID: owner.ID, OriginalURL: "https://example.com/c", ShortCode: "my-Code_1", Title: ptr("Mine")})
+		uW, err := db.CreateURL(ctx, domain.NewURL{UserID: owner.ID, OriginalURL: "https://example.com/c", ShortCode: "my-Code_1", Title: ptr("Mine")})
+		u := uW.Value
 		if err != nil {
 			t.Fatal(err)
 		}
 		if u.ShortCode != "my-Code_1" || u.Title == nil || *u.Title != "Mine" {
 			t.Errorf("url = %+v", u)
 		}
-		read, ver, err := db.FindURLByID(ctx, u.ID)
+		readW, err := db.FindURLByID(ctx, u.ID)
+		read, ver := readW.Value, readW.Version
 		if err != nil || ver != 1 || read.ShortCode != u.ShortCode || *read.Title != "Mine" ||
 			read.CreatedAt.Format(time.RFC3339Nano) != u.CreatedAt.Format(time.RFC3339Nano) {
 			t.Errorf("read %+v v%d (%v), wrote %+v", read, ver, err, u)
@@ -57,33 +60,35 @@ func TestCreateURL(t *testing.T) {
 	})
 	t.Run("CustomCodeTakenIsConflict", func(t *testing.T) {
 		before := db.pending(t)
-		_, _, audits, err := db.CreateURL(ctx, domain.NewURL{UserID: owner.ID, OriginalURL: "https://example.com/d", ShortCode: "my-Code_1"})
+		auditsW, err := db.CreateURL(ctx, domain.NewURL{UserID: owner.ID, OriginalURL: "https://example.com/d", ShortCode: "my-Code_1"})
+		audits := auditsW.Audits
 		wantKind(t, err, domain.Conflict)
 		if audits != nil || db.pending(t) != before {
 			t.Errorf("a refused create wrote audits")
 		}
 	})
 	t.Run("CodeOfDeletedURLStaysTaken", func(t *testing.T) {
-		u, _, _, err := db.CreateURL(ctx, domain.NewURL{UserID: owner.ID, OriginalURL: "https://example.com/e", ShortCode: "oldcode"})
+		uW, err := db.CreateURL(ctx, domain.NewURL{UserID: owner.ID, OriginalURL: "https://example.com/e", ShortCode: "oldcode"})
+		u := uW.Value
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := db.DeleteURL(ctx, u.ID); err != nil {
+		if _, err := db.DeleteURL(ctx, u.ID); err != nil {
 			t.Fatal(err)
 		}
-		_, _, _, err = db.CreateURL(ctx, domain.NewURL{UserID: owner.ID, OriginalURL: "https://evil.example/", ShortCode: "oldcode"})
+		_, err = db.CreateURL(ctx, domain.NewURL{UserID: owner.ID, OriginalURL: "https://evil.example/", ShortCode: "oldcode"})
 		wantKind(t, err, domain.Conflict)
 	})
 	t.Run("UnknownUserIsNotFound", func(t *testing.T) {
-		_, _, _, err := db.CreateURL(ctx, domain.NewURL{UserID: 999999, OriginalURL: "https://example.com/"})
+		_, err := db.CreateURL(ctx, domain.NewURL{UserID: 999999, OriginalURL: "https://example.com/"})
 		wantKind(t, err, domain.NotFound)
 	})
 	t.Run("DeletedUserIsNotFound", func(t *testing.T) {
 		g := db.user(t, "gone", "gone@example.com")
-		if _, _, _, err := db.DeleteUser(ctx, g.ID); err != nil {
+		if _, err := db.DeleteUser(ctx, g.ID); err != nil {
 			t.Fatal(err)
 		}
-		_, _, _, err := db.CreateURL(ctx, domain.NewURL{UserID: g.ID, OriginalURL: "https://example.com/"})
+		_, err := db.CreateURL(ctx, domain.NewURL{UserID: g.ID, OriginalURL: "https://example.com/"})
 		wantKind(t, err, domain.NotFound)
 	})
 }
@@ -102,13 +107,13 @@ func TestFindURLs(t *testing.T) {
 	}{{a.ID, true}, {a.ID, false}, {a.ID, true}, {a.ID, true}, {b.ID, true}, {b.ID, false}} {
 		u := db.url(t, spec.owner, fmt.Sprintf("https://example.com/%d", i))
 		if !spec.active {
-			if _, _, _, err := db.UpdateURL(ctx, u.ID, domain.URLPatch{IsActive: ptr(false)}); err != nil {
+			if _, err := db.UpdateURL(ctx, u.ID, domain.URLPatch{IsActive: ptr(false)}); err != nil {
 				t.Fatal(err)
 			}
 		}
 		ids = append(ids, u.ID)
 	}
-	if _, _, err := db.DeleteURL(ctx, ids[3]); err != nil {
+	if _, err := db.DeleteURL(ctx, ids[3]); err != nil {
 		t.Fatal(err)
 	}
 	pick := func(i ...int) []int64 {
@@ -163,7 +168,8 @@ func TestUpdateURL(t *testing.T) {
 	t.Run("NoOpChangesNothing", func(t *testing.T) {
 		before := db.pending(t)
 		for _, p := range []domain.URLPatch{{}, {IsActive: ptr(true)}, {OriginalURL: ptr("https://example.com/orig")}} {
-			got, ver, audits, err := db.UpdateURL(ctx, orig.ID, p)
+			gotW, err := db.UpdateURL(ctx, orig.ID, p)
+			got, ver, audits := gotW.Value, gotW.Version, gotW.Audits
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -196,7 +202,8 @@ func TestUpdateURL(t *testing.T) {
 	prev, ver := orig, int64(1)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, newVer, audits, err := db.UpdateURL(ctx, orig.ID, tc.patch)
+			gotW, err := db.UpdateURL(ctx, orig.ID, tc.patch)
+			got, newVer, audits := gotW.Value, gotW.Version, gotW.Audits
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -224,7 +231,8 @@ func TestUpdateURL(t *testing.T) {
 			if !got.CreatedAt.Equal(orig.CreatedAt) || got.ShortCode != orig.ShortCode {
 				t.Errorf("update changed created_at or short_code: %+v", got)
 			}
-			read, readVer, err := db.FindURLByID(ctx, orig.ID)
+			readW, err := db.FindURLByID(ctx, orig.ID)
+			read, readVer := readW.Value, readW.Version
 			if err != nil || readVer != newVer || read.UpdatedAt.Format(time.RFC3339Nano) != got.UpdatedAt.Format(time.RFC3339Nano) ||
 				read.IsActive != got.IsActive || read.OriginalURL != got.OriginalURL || *read.Title != *got.Title {
 				t.Errorf("read %+v v%d (%v), update returned %+v v%d", read, readVer, err, got, newVer)
@@ -237,15 +245,15 @@ func TestUpdateURL(t *testing.T) {
 		})
 	}
 	t.Run("UnknownIsNotFound", func(t *testing.T) {
-		_, _, _, err := db.UpdateURL(ctx, 999999, domain.URLPatch{Title: ptr("x")})
+		_, err := db.UpdateURL(ctx, 999999, domain.URLPatch{Title: ptr("x")})
 		wantKind(t, err, domain.NotFound)
 	})
 	t.Run("DeletedIsNotFound", func(t *testing.T) {
 		u := db.url(t, owner.ID, "https://example.com/del")
-		if _, _, err := db.DeleteURL(ctx, u.ID); err != nil {
+		if _, err := db.DeleteURL(ctx, u.ID); err != nil {
 			t.Fatal(err)
 		}
-		_, _, _, err := db.UpdateURL(ctx, u.ID, domain.URLPatch{Title: ptr("x")})
+		_, err := db.UpdateURL(ctx, u.ID, domain.URLPatch{Title: ptr("x")})
 		wantKind(t, err, domain.NotFound)
 	})
 }
@@ -257,7 +265,8 @@ func TestDeleteURL(t *testing.T) {
 	owner := db.user(t, "a", "a@example.com")
 	u := db.url(t, owner.ID, "https://example.com/x")
 
-	d, audits, err := db.DeleteURL(ctx, u.ID)
+	dW, err := db.DeleteURL(ctx, u.ID)
+	d, audits := dW.Value, dW.Audits
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +282,7 @@ func TestDeleteURL(t *testing.T) {
 		wantAudit(t, audits[0], domain.EventDeleted, &u.ID, &owner.ID, map[string]string{"reason": "user_requested"})
 	})
 	t.Run("HiddenFromReaders", func(t *testing.T) {
-		_, _, err := db.FindURLByID(ctx, u.ID)
+		_, err := db.FindURLByID(ctx, u.ID)
 		wantKind(t, err, domain.NotFound)
 		urls, total, err := db.FindURLs(ctx, domain.URLFilter{UserID: &owner.ID})
 		if err != nil || len(urls) != 0 || total != 0 {
@@ -291,14 +300,15 @@ func TestDeleteURL(t *testing.T) {
 	})
 	t.Run("SecondDeleteIsNotFound", func(t *testing.T) {
 		before := db.pending(t)
-		_, audits, err := db.DeleteURL(ctx, u.ID)
+		auditsW, err := db.DeleteURL(ctx, u.ID)
+		audits := auditsW.Audits
 		wantKind(t, err, domain.NotFound)
 		if audits != nil || db.pending(t) != before {
 			t.Error("a refused delete wrote audits")
 		}
 	})
 	t.Run("UnknownIsNotFound", func(t *testing.T) {
-		_, _, err := db.DeleteURL(ctx, 999999)
+		_, err := db.DeleteURL(ctx, 999999)
 		wantKind(t, err, domain.NotFound)
 	})
 }
@@ -333,7 +343,7 @@ func TestFindRedirect(t *testing.T) {
 		wantKind(t, err, domain.NotFound)
 	})
 	t.Run("Inactive", func(t *testing.T) {
-		if _, _, _, err := db.UpdateURL(ctx, u.ID, domain.URLPatch{IsActive: ptr(false)}); err != nil {
+		if _, err := db.UpdateURL(ctx, u.ID, domain.URLPatch{IsActive: ptr(false)}); err != nil {
 			t.Fatal(err)
 		}
 		r, err := db.FindRedirect(ctx, u.ShortCode)

@@ -23,37 +23,31 @@ func scanUser(row pgx.CollectableRow) (domain.User, error) {
 }
 
 // CreateUser inserts a user and its user_created event.
-func (s *Store) CreateUser(ctx context.Context, username, email string) (domain.User, []domain.Audit, error) {
-	var (
-		u      domain.User
-		audits []domain.Audit
-	)
+func (s *Store) CreateUser(ctx context.Context, username, email string) (domain.Written[domain.User], error) {
+	w := domain.Written[domain.User]{Version: 1}
 	err := pgx.BeginFunc(ctx, s.rw, func(tx pgx.Tx) error {
 		const q = `INSERT INTO users (username, email) VALUES ($1, $2) RETURNING ` + userCols
 		rows, _ := tx.Query(ctx, q, username, email)
 		var err error
-		if u, err = pgx.CollectExactlyOneRow(rows, scanUser); err != nil {
+		if w.Value, err = pgx.CollectExactlyOneRow(rows, scanUser); err != nil {
 			return err
 		}
-		a, err := s.audit(domain.EventUserCreated, nil, &u.ID, u.CreatedAt, struct{}{})
+		a, err := s.audit(domain.EventUserCreated, nil, &w.Value.ID, w.Value.CreatedAt, domain.UserCreatedDetails{})
 		if err != nil {
 			return err
 		}
-		audits = []domain.Audit{a}
-		return writeOutbox(ctx, tx, audits)
+		w.Audits = []domain.Audit{a}
+		return writeOutbox(ctx, tx, w.Audits)
 	})
-	return u, audits, translate(err, "user")
+	return w, translate(err, "user")
 }
 
 // FindUserByID returns a live user.
-func (s *Store) FindUserByID(ctx context.Context, id int64) (domain.User, int64, error) {
+func (s *Store) FindUserByID(ctx context.Context, id int64) (domain.Versioned[domain.User], error) {
 	const q = `SELECT ` + userCols + `, version FROM users WHERE id = $1 AND deleted_at IS NULL`
-	var (
-		u   domain.User
-		ver int64
-	)
-	err := s.rw.QueryRow(ctx, q, id).Scan(append(userDest(&u), &ver)...)
-	return u, ver, translate(err, "user")
+	var v domain.Versioned[domain.User]
+	err := s.rw.QueryRow(ctx, q, id).Scan(append(userDest(&v.Value), &v.Version)...)
+	return v, translate(err, "user")
 }
 
 // FindUsers lists live users by id, one page or all of them, with the total count.
@@ -64,15 +58,12 @@ func (s *Store) FindUsers(ctx context.Context, p domain.Page) ([]domain.User, in
 // UpdateUser applies a partial update and returns the user, its cache version and the
 // user_updated audit event naming the changed fields; a no-op writes nothing and returns
 // no audit event and the version as it was.
-func (s *Store) UpdateUser(ctx context.Context, id int64, p domain.UserPatch) (domain.User, int64, []domain.Audit, error) {
-	var (
-		u      domain.User
-		ver    int64
-		audits []domain.Audit
-	)
+func (s *Store) UpdateUser(ctx context.Context, id int64, p domain.UserPatch) (domain.Written[domain.User], error) {
+	var w domain.Written[domain.User]
+	u := &w.Value
 	err := pgx.BeginFunc(ctx, s.rw, func(tx pgx.Tx) error {
 		const lock = `SELECT ` + userCols + `, version FROM users WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`
-		if err := tx.QueryRow(ctx, lock, id).Scan(append(userDest(&u), &ver)...); err != nil {
+		if err := tx.QueryRow(ctx, lock, id).Scan(append(userDest(u), &w.Version)...); err != nil {
 			return err
 		}
 		var changed []string
@@ -88,64 +79,55 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, p domain.UserPatch) (d
 			return nil
 		}
 		const q = `UPDATE users SET username = $2, email = $3, version = version + 1 WHERE id = $1 RETURNING version`
-		if err := tx.QueryRow(ctx, q, id, u.Username, u.Email).Scan(&ver); err != nil {
+		if err := tx.QueryRow(ctx, q, id, u.Username, u.Email).Scan(&w.Version); err != nil {
 			return err
 		}
-		a, err := s.audit(domain.EventUserUpdated, nil, &u.ID, time.Now(), map[string]any{"fields": changed})
+		a, err := s.audit(domain.EventUserUpdated, nil, &u.ID, time.Now(), domain.UserUpdatedDetails{Fields: changed})
 		if err != nil {
 			return err
 		}
-		audits = []domain.Audit{a}
-		return writeOutbox(ctx, tx, audits)
+		w.Audits = []domain.Audit{a}
+		return writeOutbox(ctx, tx, w.Audits)
 	})
-	return u, ver, audits, translate(err, "user")
-}
-
-// DeletedURL names a URL that a user deletion took down, so caches can drop its code.
-type DeletedURL struct {
-	ID        int64
-	ShortCode string
-	Version   int64
+	return w, translate(err, "user")
 }
 
 // DeleteUser soft-deletes a user and every live URL of theirs, logging a deleted event per
 // URL (reason user_deleted) and a user_deleted event. The audit log keeps the user's id.
-func (s *Store) DeleteUser(ctx context.Context, id int64) ([]DeletedURL, int64, []domain.Audit, error) {
-	var (
-		gone   []DeletedURL
-		ver    int64
-		audits []domain.Audit
-	)
+// It returns the URLs it took down, each at the version it left, so caches can drop them;
+// Version is the user's.
+func (s *Store) DeleteUser(ctx context.Context, id int64) (domain.Written[[]domain.URLRef], error) {
+	var w domain.Written[[]domain.URLRef]
 	err := pgx.BeginFunc(ctx, s.rw, func(tx pgx.Tx) error {
 		const q = `UPDATE users SET deleted_at = now(), version = version + 1
 			WHERE id = $1 AND deleted_at IS NULL RETURNING version, deleted_at`
 		var at time.Time
-		if err := tx.QueryRow(ctx, q, id).Scan(&ver, &at); err != nil {
+		if err := tx.QueryRow(ctx, q, id).Scan(&w.Version, &at); err != nil {
 			return err
 		}
 		const qu = `UPDATE urls SET deleted_at = $2, version = version + 1
 			WHERE user_id = $1 AND deleted_at IS NULL RETURNING id, short_code, version`
 		rows, _ := tx.Query(ctx, qu, id, at)
 		var err error
-		gone, err = pgx.CollectRows(rows, pgx.RowToStructByPos[DeletedURL])
+		w.Value, err = pgx.CollectRows(rows, pgx.RowToStructByPos[domain.URLRef])
 		if err != nil {
 			return err
 		}
-		for _, g := range gone {
-			a, err := s.audit(domain.EventDeleted, &g.ID, &id, at, map[string]string{"reason": "user_deleted"})
+		for _, g := range w.Value {
+			a, err := s.audit(domain.EventDeleted, &g.ID, &id, at, domain.URLDeletedDetails{Reason: domain.ReasonUserDeleted})
 			if err != nil {
 				return err
 			}
-			audits = append(audits, a)
+			w.Audits = append(w.Audits, a)
 		}
-		a, err := s.audit(domain.EventUserDeleted, nil, &id, at, struct{}{})
+		a, err := s.audit(domain.EventUserDeleted, nil, &id, at, domain.UserDeletedDetails{})
 		if err != nil {
 			return err
 		}
-		audits = append(audits, a)
-		return writeOutbox(ctx, tx, audits)
+		w.Audits = append(w.Audits, a)
+		return writeOutbox(ctx, tx, w.Audits)
 	})
-	return gone, ver, audits, translate(err, "user")
+	return w, translate(err, "user")
 }
 
 // limitArg turns a page into a LIMIT argument; NULL means no limit.

@@ -15,7 +15,8 @@ func TestCreateUser(t *testing.T) {
 	ctx := t.Context()
 
 	t.Run("Stored", func(t *testing.T) {
-		u, audits, err := db.CreateUser(ctx, "alice", "Alice@Example.com")
+		uW, err := db.CreateUser(ctx, "alice", "Alice@Example.com")
+		u, audits := uW.Value, uW.Audits
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -26,7 +27,8 @@ func TestCreateUser(t *testing.T) {
 			t.Fatalf("audits = %d, want 1", len(audits))
 		}
 		wantAudit(t, audits[0], domain.EventUserCreated, nil, &u.ID, map[string]any{})
-		got, ver, err := db.FindUserByID(ctx, u.ID)
+		gotW, err := db.FindUserByID(ctx, u.ID)
+		got, ver := gotW.Value, gotW.Version
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -49,7 +51,8 @@ func TestCreateUser(t *testing.T) {
 		db.user(t, "carol", "carol@example.com")
 		before := db.pending(t)
 		for _, email := range []string{"carol@example.com", "CAROL@example.COM"} {
-			_, audits, err := db.CreateUser(ctx, "other", email)
+			auditsW, err := db.CreateUser(ctx, "other", email)
+			audits := auditsW.Audits
 			wantKind(t, err, domain.Conflict)
 			if audits != nil {
 				t.Errorf("a failed create returned audits %v", audits)
@@ -60,7 +63,7 @@ func TestCreateUser(t *testing.T) {
 		}
 	})
 	t.Run("FindUnknownIsNotFound", func(t *testing.T) {
-		_, _, err := db.FindUserByID(ctx, 999999)
+		_, err := db.FindUserByID(ctx, 999999)
 		wantKind(t, err, domain.NotFound)
 	})
 }
@@ -81,7 +84,7 @@ func TestCreateUserRace(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				<-start
-				_, _, errs[i] = db.CreateUser(t.Context(), "racer", email)
+				_, errs[i] = db.CreateUser(t.Context(), "racer", email)
 			}()
 		}
 		close(start)
@@ -115,7 +118,7 @@ func TestFindUsersPaging(t *testing.T) {
 		ids = append(ids, db.user(t, "u", fmt.Sprintf("u%d@example.com", i)).ID)
 	}
 	gone := db.user(t, "gone", "gone@example.com")
-	if _, _, _, err := db.DeleteUser(ctx, gone.ID); err != nil {
+	if _, err := db.DeleteUser(ctx, gone.ID); err != nil {
 		t.Fatal(err)
 	}
 
@@ -169,7 +172,8 @@ func TestUpdateUser(t *testing.T) {
 	t.Run("NoOpWritesNothing", func(t *testing.T) {
 		before := db.pending(t)
 		for _, p := range []domain.UserPatch{{}, {Username: ptr("dave")}, {Email: ptr("dave@example.com"), Username: ptr("dave")}} {
-			got, ver, audits, err := db.UpdateUser(ctx, u.ID, p)
+			gotW, err := db.UpdateUser(ctx, u.ID, p)
+			got, ver, audits := gotW.Value, gotW.Version, gotW.Audits
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -199,7 +203,8 @@ func TestUpdateUser(t *testing.T) {
 		ver := int64(1)
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
-				got, newVer, audits, err := db.UpdateUser(ctx, u.ID, tc.patch)
+				gotW, err := db.UpdateUser(ctx, u.ID, tc.patch)
+				got, newVer, audits := gotW.Value, gotW.Version, gotW.Audits
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -211,7 +216,8 @@ func TestUpdateUser(t *testing.T) {
 					t.Fatalf("audits = %v, want one user_updated", audits)
 				}
 				wantAudit(t, audits[0], domain.EventUserUpdated, nil, &u.ID, map[string]any{"fields": tc.fields})
-				read, readVer, err := db.FindUserByID(ctx, u.ID)
+				readW, err := db.FindUserByID(ctx, u.ID)
+				read, readVer := readW.Value, readW.Version
 				if err != nil || read != got || readVer != newVer {
 					t.Errorf("read %+v v%d (%v), update returned %+v v%d", read, readVer, err, got, newVer)
 				}
@@ -222,27 +228,30 @@ func TestUpdateUser(t *testing.T) {
 		}
 	})
 	t.Run("EmailOfOtherUserIsConflict", func(t *testing.T) {
-		before, _, _ := db.FindUserByID(ctx, u.ID)
-		_, _, audits, err := db.UpdateUser(ctx, u.ID, domain.UserPatch{Username: ptr("changed"), Email: ptr("ERIN@example.com")})
+		beforeW, _ := db.FindUserByID(ctx, u.ID)
+		before := beforeW.Value
+		auditsW, err := db.UpdateUser(ctx, u.ID, domain.UserPatch{Username: ptr("changed"), Email: ptr("ERIN@example.com")})
+		audits := auditsW.Audits
 		wantKind(t, err, domain.Conflict)
 		if audits != nil {
 			t.Errorf("audits = %v on a failed update", audits)
 		}
-		after, _, _ := db.FindUserByID(ctx, u.ID)
+		afterW, _ := db.FindUserByID(ctx, u.ID)
+		after := afterW.Value
 		if after != before {
 			t.Errorf("a failed update changed %+v to %+v", before, after)
 		}
 	})
 	t.Run("UnknownIsNotFound", func(t *testing.T) {
-		_, _, _, err := db.UpdateUser(ctx, 999999, domain.UserPatch{Username: ptr("x")})
+		_, err := db.UpdateUser(ctx, 999999, domain.UserPatch{Username: ptr("x")})
 		wantKind(t, err, domain.NotFound)
 	})
 	t.Run("DeletedIsNotFound", func(t *testing.T) {
 		g := db.user(t, "gone", "gone@example.com")
-		if _, _, _, err := db.DeleteUser(ctx, g.ID); err != nil {
+		if _, err := db.DeleteUser(ctx, g.ID); err != nil {
 			t.Fatal(err)
 		}
-		_, _, _, err := db.UpdateUser(ctx, g.ID, domain.UserPatch{Username: ptr("x")})
+		_, err := db.UpdateUser(ctx, g.ID, domain.UserPatch{Username: ptr("x")})
 		wantKind(t, err, domain.NotFound)
 	})
 }
@@ -255,17 +264,18 @@ func TestDeleteUser(t *testing.T) {
 	other := db.user(t, "grace", "grace@example.com")
 	live := db.url(t, owner.ID, "https://example.com/1")
 	inactive := db.url(t, owner.ID, "https://example.com/2")
-	if _, _, _, err := db.UpdateURL(ctx, inactive.ID, domain.URLPatch{IsActive: ptr(false)}); err != nil {
+	if _, err := db.UpdateURL(ctx, inactive.ID, domain.URLPatch{IsActive: ptr(false)}); err != nil {
 		t.Fatal(err)
 	}
 	already := db.url(t, owner.ID, "https://example.com/3")
-	if _, _, err := db.DeleteURL(ctx, already.ID); err != nil {
+	if _, err := db.DeleteURL(ctx, already.ID); err != nil {
 		t.Fatal(err)
 	}
 	kept := db.url(t, other.ID, "https://example.com/4")
 	before := db.pending(t)
 
-	gone, ver, audits, err := db.DeleteUser(ctx, owner.ID)
+	goneW, err := db.DeleteUser(ctx, owner.ID)
+	gone, ver, audits := goneW.Value, goneW.Version, goneW.Audits
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,14 +303,14 @@ func TestDeleteUser(t *testing.T) {
 		}
 	})
 	t.Run("UserGone", func(t *testing.T) {
-		_, _, err := db.FindUserByID(ctx, owner.ID)
+		_, err := db.FindUserByID(ctx, owner.ID)
 		wantKind(t, err, domain.NotFound)
-		_, _, _, err = db.DeleteUser(ctx, owner.ID)
+		_, err = db.DeleteUser(ctx, owner.ID)
 		wantKind(t, err, domain.NotFound)
 	})
 	t.Run("URLsGoneEverywhere", func(t *testing.T) {
 		for _, u := range []domain.URL{live, inactive, already} {
-			if _, _, err := db.FindURLByID(ctx, u.ID); domain.KindOf(err) != domain.NotFound {
+			if _, err := db.FindURLByID(ctx, u.ID); domain.KindOf(err) != domain.NotFound {
 				t.Errorf("FindURLByID(%d) err = %v, want NotFound", u.ID, err)
 			}
 			r, err := db.FindRedirect(ctx, u.ShortCode)
@@ -312,7 +322,7 @@ func TestDeleteUser(t *testing.T) {
 		if err != nil || total != 1 || len(urls) != 1 || urls[0].ID != kept.ID {
 			t.Errorf("FindURLs = %v, %d, %v; want only the other user's url", urls, total, err)
 		}
-		_, _, _, err = db.CreateURL(ctx, domain.NewURL{UserID: owner.ID, OriginalURL: "https://example.com/5"})
+		_, err = db.CreateURL(ctx, domain.NewURL{UserID: owner.ID, OriginalURL: "https://example.com/5"})
 		wantKind(t, err, domain.NotFound)
 	})
 	t.Run("EventsKeepUserID", func(t *testing.T) {
@@ -326,7 +336,7 @@ func TestDeleteUser(t *testing.T) {
 		}
 	})
 	t.Run("UnknownIsNotFound", func(t *testing.T) {
-		_, _, _, err := db.DeleteUser(ctx, 999999)
+		_, err := db.DeleteUser(ctx, 999999)
 		wantKind(t, err, domain.NotFound)
 	})
 }
@@ -336,7 +346,7 @@ func TestEmailReusableAfterDelete(t *testing.T) {
 	db := newDB(t)
 	ctx := t.Context()
 	first := db.user(t, "henry", "henry@example.com")
-	if _, _, _, err := db.DeleteUser(ctx, first.ID); err != nil {
+	if _, err := db.DeleteUser(ctx, first.ID); err != nil {
 		t.Fatal(err)
 	}
 	second := db.user(t, "henry2", "HENRY@example.com")
@@ -344,14 +354,14 @@ func TestEmailReusableAfterDelete(t *testing.T) {
 		t.Errorf("new user reused id %d", first.ID)
 	}
 	// And the new owner is protected again.
-	_, _, err := db.CreateUser(ctx, "x", "henry@example.com")
+	_, err := db.CreateUser(ctx, "x", "henry@example.com")
 	wantKind(t, err, domain.Conflict)
 	// An email can also move to a user whose previous owner was deleted.
 	third := db.user(t, "ivy", "ivy@example.com")
-	if _, _, _, err := db.DeleteUser(ctx, second.ID); err != nil {
+	if _, err := db.DeleteUser(ctx, second.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, _, err := db.UpdateUser(ctx, third.ID, domain.UserPatch{Email: ptr("henry@example.com")}); err != nil {
+	if _, err := db.UpdateUser(ctx, third.ID, domain.UserPatch{Email: ptr("henry@example.com")}); err != nil {
 		t.Errorf("UpdateUser to a freed email: %v", err)
 	}
 }

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/urlshort/shortener/shared/domain"
-	"github.com/urlshort/shortener/shared/store"
 )
 
 // generateMissing writes all three files when any is missing: their ids refer to each
@@ -110,7 +109,7 @@ func optID(n *int64) string {
 func readDir(dir string, log io.Writer) (dataset, error) {
 	var d dataset
 	n, err := readCSV(filepath.Join(dir, usersFile), usersHeader, func(rec []string) error {
-		u := store.SeedUser{Username: rec[1], Email: rec[2]}
+		u := domain.User{Username: rec[1], Email: rec[2]}
 		var err error
 		if u.ID, err = parseID("id", rec[0]); err != nil {
 			return err
@@ -133,7 +132,7 @@ func readDir(dir string, log io.Writer) (dataset, error) {
 	fmt.Fprintf(log, "%s: %d rows\n", usersFile, n)
 
 	n, err = readCSV(filepath.Join(dir, urlsFile), urlsHeader, func(rec []string) error {
-		u := store.SeedURL{ShortCode: rec[2], OriginalURL: rec[3]}
+		u := domain.URL{ShortCode: rec[2], OriginalURL: rec[3]}
 		var err error
 		if u.ID, err = parseID("id", rec[0]); err != nil {
 			return err
@@ -174,7 +173,7 @@ func readDir(dir string, log io.Writer) (dataset, error) {
 	fmt.Fprintf(log, "%s: %d rows\n", urlsFile, n)
 
 	n, err = readCSV(filepath.Join(dir, eventsFile), eventsHeader, func(rec []string) error {
-		e := store.SeedEvent{EventType: rec[3]}
+		e := domain.Event{EventType: rec[3]}
 		var err error
 		if e.ID, err = parseID("id", rec[0]); err != nil {
 			return err

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/urlshort/shortener/shared/domain"
-	"github.com/urlshort/shortener/shared/store"
 )
 
 // genSeed fixes the generator's random numbers, so every run writes the same files.
@@ -44,8 +43,8 @@ func generate(seed uint64) dataset {
 	return dataset{users: users, urls: urls, events: g.events(urls)}
 }
 
-func (g *gen) users() []store.SeedUser {
-	users := make([]store.SeedUser, 0, genUsers)
+func (g *gen) users() []domain.User {
+	users := make([]domain.User, 0, genUsers)
 	taken := map[string]bool{}  // usernames
 	emails := map[string]bool{} // lower-cased
 	earlier := g.r.Perm(genUsers - genSharedUsernames)
@@ -61,13 +60,13 @@ func (g *gen) users() []store.SeedUser {
 			taken[name] = true
 		}
 		latest := genEnd.Add(-45 * 24 * time.Hour)
-		users = append(users, store.SeedUser{
+		users = append(users, domain.User{
 			Username:  name,
 			Email:     g.email(first, last, emails),
 			CreatedAt: g.between(genStart, latest),
 		})
 	}
-	slices.SortStableFunc(users, func(a, b store.SeedUser) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	slices.SortStableFunc(users, func(a, b domain.User) int { return a.CreatedAt.Compare(b.CreatedAt) })
 	for i := range users {
 		users[i].ID = int64(i + 1)
 	}
@@ -122,16 +121,16 @@ func (g *gen) email(first, last string, taken map[string]bool) string {
 	return email
 }
 
-func (g *gen) urls(users []store.SeedUser) []store.SeedURL {
+func (g *gen) urls(users []domain.User) []domain.URL {
 	// A few users own many links and many own none, as in any real service.
 	owners := g.r.Perm(len(users))
 	zipf := rand.NewZipf(g.r, 1.2, 8, uint64(len(users)-1))
 	codes := map[string]bool{}
-	urls := make([]store.SeedURL, 0, genURLs)
+	urls := make([]domain.URL, 0, genURLs)
 	for range genURLs {
 		owner := users[owners[zipf.Uint64()]]
 		link, title := g.page()
-		u := store.SeedURL{
+		u := domain.URL{
 			UserID:      owner.ID,
 			ShortCode:   g.code(codes),
 			OriginalURL: link,
@@ -148,7 +147,7 @@ func (g *gen) urls(users []store.SeedUser) []store.SeedURL {
 		}
 		urls = append(urls, u)
 	}
-	slices.SortStableFunc(urls, func(a, b store.SeedURL) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	slices.SortStableFunc(urls, func(a, b domain.URL) int { return a.CreatedAt.Compare(b.CreatedAt) })
 	for i := range urls {
 		urls[i].ID = int64(i + 1)
 	}
@@ -169,43 +168,26 @@ func (g *gen) code(taken map[string]bool) string {
 	}
 }
 
-// Details of the generated events, shaped as the spec's audit log writes them.
-type (
-	createdDetails struct {
-		ShortCode   string `json:"short_code"`
-		OriginalURL string `json:"original_url"`
-	}
-	updatedDetails struct {
-		Field    string `json:"field"`
-		NewValue string `json:"new_value"`
-	}
-	clickDetails struct {
-		ShortCode string `json:"short_code"`
-		Referrer  string `json:"referrer,omitempty"`
-		UserAgent string `json:"user_agent,omitempty"`
-	}
-)
-
-func (g *gen) events(urls []store.SeedURL) []store.SeedEvent {
-	events := make([]store.SeedEvent, 0, genEvents)
-	add := func(u *store.SeedURL, typ string, at time.Time, details any) {
+func (g *gen) events(urls []domain.URL) []domain.Event {
+	events := make([]domain.Event, 0, genEvents)
+	add := func(u *domain.URL, typ string, at time.Time, details any) {
 		urlID, userID := u.ID, u.UserID
-		events = append(events, store.SeedEvent{URLID: &urlID, UserID: &userID, EventType: typ, Timestamp: at, Details: compactJSON(details)})
+		events = append(events, domain.Event{URLID: &urlID, UserID: &userID, EventType: typ, Timestamp: at, Details: compactJSON(details)})
 	}
 	for _, i := range g.r.Perm(len(urls))[:genCreatedEvents] {
 		u := &urls[i]
-		add(u, domain.EventCreated, u.CreatedAt, createdDetails{u.ShortCode, u.OriginalURL})
+		add(u, domain.EventCreated, u.CreatedAt, domain.URLCreatedDetails{ShortCode: u.ShortCode, OriginalURL: u.OriginalURL})
 	}
 	for i := range urls {
 		u := &urls[i]
 		switch {
 		case !u.IsActive:
-			add(u, domain.EventUpdated, u.UpdatedAt, updatedDetails{"is_active", "false"})
+			add(u, domain.EventUpdated, u.UpdatedAt, domain.URLUpdatedDetails{Field: "is_active", NewValue: "false"})
 		case u.UpdatedAt.After(u.CreatedAt) && g.r.IntN(4) == 0:
 			if u.Title != nil && g.r.IntN(3) != 0 {
-				add(u, domain.EventUpdated, u.UpdatedAt, updatedDetails{"title", *u.Title})
+				add(u, domain.EventUpdated, u.UpdatedAt, domain.URLUpdatedDetails{Field: "title", NewValue: *u.Title})
 			} else {
-				add(u, domain.EventUpdated, u.UpdatedAt, updatedDetails{"original_url", u.OriginalURL})
+				add(u, domain.EventUpdated, u.UpdatedAt, domain.URLUpdatedDetails{Field: "original_url", NewValue: u.OriginalURL})
 			}
 		}
 	}
@@ -222,13 +204,13 @@ func (g *gen) events(urls []store.SeedURL) []store.SeedEvent {
 		if !until.After(u.CreatedAt) {
 			continue
 		}
-		d := clickDetails{ShortCode: u.ShortCode, UserAgent: pick(g, userAgents)}
+		d := domain.ClickDetails{ShortCode: u.ShortCode, UserAgent: pick(g, userAgents)}
 		if g.r.IntN(10) < 7 {
 			d.Referrer = pick(g, referrers)
 		}
 		add(u, domain.EventClick, g.between(u.CreatedAt, until), d)
 	}
-	slices.SortStableFunc(events, func(a, b store.SeedEvent) int { return a.Timestamp.Compare(b.Timestamp) })
+	slices.SortStableFunc(events, func(a, b domain.Event) int { return a.Timestamp.Compare(b.Timestamp) })
 	for i := range events {
 		events[i].ID = int64(i + 1)
 	}

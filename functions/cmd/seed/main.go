@@ -16,6 +16,7 @@ import (
 
 	"github.com/urlshort/shortener/shared/config"
 	"github.com/urlshort/shortener/shared/domain"
+	"github.com/urlshort/shortener/shared/events"
 	"github.com/urlshort/shortener/shared/store"
 )
 
@@ -37,9 +38,9 @@ var (
 
 // dataset is the content of the three seed files.
 type dataset struct {
-	users  []store.SeedUser
-	urls   []store.SeedURL
-	events []store.SeedEvent
+	users  []domain.User
+	urls   []domain.URL
+	events []domain.Event
 }
 
 func main() {
@@ -99,7 +100,7 @@ func run(ctx context.Context, args []string, databaseURL string, log io.Writer) 
 
 // loadDB migrates the database (the schema may not exist yet) and seeds it.
 func loadDB(ctx context.Context, databaseURL string, d dataset, log io.Writer) error {
-	st, err := store.Open(ctx, store.Options{URL: databaseURL, MaxConns: 2, Source: "/shortener/seed"})
+	st, err := store.Open(ctx, store.Options{URL: databaseURL, MaxConns: 2}, events.NewAuditor("seed"))
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/urlshort/shortener/shared/domain"
+	"github.com/urlshort/shortener/shared/events"
 	"github.com/urlshort/shortener/shared/store"
 	"github.com/urlshort/shortener/shared/store/storetest"
 )
@@ -63,11 +64,11 @@ func TestGeneratedFiles(t *testing.T) {
 		}
 	})
 
-	users := map[int64]store.SeedUser{}
+	users := map[int64]domain.User{}
 	for _, u := range d.users {
 		users[u.ID] = u
 	}
-	urls := map[int64]store.SeedURL{}
+	urls := map[int64]domain.URL{}
 	t.Run("URLs", func(t *testing.T) {
 		codeRe := regexp.MustCompile(`^[A-Za-z0-9]{6}$`)
 		codes, hosts := map[string]bool{}, map[string]bool{}
@@ -260,7 +261,7 @@ func TestRunGeneratesAndLoads(t *testing.T) {
 		}
 	}
 
-	st, err := store.Open(t.Context(), store.Options{URL: dbURL})
+	st, err := store.Open(t.Context(), store.Options{URL: dbURL}, events.NewAuditor("test"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +272,8 @@ func TestRunGeneratesAndLoads(t *testing.T) {
 	if err := errors.Join(err1, err2, err3); err != nil || users != genUsers || urls != genURLs || events != genEvents {
 		t.Errorf("stored %d users, %d urls, %d events (%v)", users, urls, events, err)
 	}
-	u, _, err := st.CreateUser(t.Context(), "after", "after.seed@example.com")
+	uW, err := st.CreateUser(t.Context(), "after", "after.seed@example.com")
+	u := uW.Value
 	if err != nil || u.ID != genUsers+1 {
 		t.Errorf("user created after the seed: id %d, %v", u.ID, err)
 	}

@@ -90,7 +90,7 @@ func Mount(t testing.TB, group string, o Options) *Env {
 		// errors still show. Set before the first router, which keeps the default logger.
 		slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	})
-	st := storetest.New(t, sharedevents.Source(group))
+	st := storetest.New(t, group)
 	m := metrics.New()
 	m.RegisterDB(func() metrics.PoolStats { return st.Stat() }, st.OutboxStats)
 	var c *cache.Cache
@@ -112,7 +112,7 @@ func Mount(t testing.TB, group string, o Options) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clicks := sharedevents.NewClicks(st, pub, m, clickBatch, clickInterval)
+	clicks := sharedevents.NewClicks(st, sharedevents.NewAuditor(group), pub, m, clickBatch, clickInterval)
 	t.Cleanup(func() {
 		// Runs after the servers closed (cleanups run last first) and before the store
 		// and cache close: what is queued is written while they still answer.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/urlshort/shortener/shared/devenv"
+	"github.com/urlshort/shortener/shared/events"
 	"github.com/urlshort/shortener/shared/store"
 )
 
@@ -50,7 +51,7 @@ func URL(t testing.TB) string {
 		}
 	})
 	u := devenv.WithDatabase(admin, name)
-	st, err := store.Open(ctx, store.Options{URL: u})
+	st, err := store.Open(ctx, store.Options{URL: u}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,10 +62,11 @@ func URL(t testing.TB) string {
 	return u
 }
 
-// New returns a store on a fresh database, closed after the test.
-func New(t testing.TB, source string) *store.Store {
+// New returns a store on a fresh database, closed after the test, whose events come from
+// the named function.
+func New(t testing.TB, function string) *store.Store {
 	t.Helper()
-	st, err := store.Open(context.Background(), store.Options{URL: URL(t), Source: source, MaxConns: 20})
+	st, err := store.Open(context.Background(), store.Options{URL: URL(t), MaxConns: 20}, events.NewAuditor(function))
 	if err != nil {
 		t.Fatal(err)
 	}
