@@ -35,8 +35,19 @@ func (f factory) gaugeVec(name, help string, labels ...string) *prometheus.Gauge
 	return g
 }
 
-func (f factory) histogramVec(name, help string, labels ...string) *prometheus.HistogramVec {
-	h := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: prometheus.DefBuckets}, labels)
+// histogramVec makes a histogram with the classic buckets given and, beside them, a
+// native (sparse) histogram that a Prometheus scraping the protobuf format can keep: the
+// rules and dashboards need only the classic ones, and the text format carries only those.
+func (f factory) histogramVec(name, help string, buckets []float64, labels ...string) *prometheus.HistogramVec {
+	h := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: name, Help: help, Buckets: buckets,
+		// Buckets about 10 % wide, at most 160 of them; a series whose observations
+		// spread wider halves its resolution instead of growing, and a reset to
+		// regain it happens at most once an hour.
+		NativeHistogramBucketFactor:     1.1,
+		NativeHistogramMaxBucketNumber:  160,
+		NativeHistogramMinResetDuration: time.Hour,
+	}, labels)
 	f.reg.MustRegister(h)
 	return h
 }

@@ -116,3 +116,56 @@ func value(t *testing.T, c prometheus.Counter) float64 {
 	}
 	return m.GetCounter().GetValue()
 }
+
+// TestRequestDurationResolvesMicroseconds: a request answered in 30 µs is counted in a
+// classic bucket below 1 ms (where the default buckets started at 5 ms), every classic
+// bound of DurationBuckets is exposed for the rules to read, and the native histogram
+// beside them has the observation too.
+func TestRequestDurationResolvesMicroseconds(t *testing.T) {
+	m := metrics.NewFor(metrics.Common)
+	m.ObserveRequest("GET /{short_code}", "GET", 302, 30*time.Microsecond)
+	m.ObserveRequest("GET /{short_code}", "GET", 302, 3*time.Second)
+	mfs, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h *dto.Histogram
+	for _, mf := range mfs {
+		if mf.GetName() == "shortener_http_request_duration_seconds" && len(mf.GetMetric()) == 1 {
+			h = mf.GetMetric()[0].GetHistogram()
+		}
+	}
+	if h == nil {
+		t.Fatal("no shortener_http_request_duration_seconds series")
+	}
+	if got := len(h.GetBucket()); got != len(metrics.DurationBuckets) {
+		t.Fatalf("%d classic buckets, want %d", got, len(metrics.DurationBuckets))
+	}
+	for i, b := range h.GetBucket() {
+		if b.GetUpperBound() != metrics.DurationBuckets[i] {
+			t.Errorf("bucket %d: le=%v, want %v", i, b.GetUpperBound(), metrics.DurationBuckets[i])
+		}
+		var want uint64
+		switch {
+		case b.GetUpperBound() >= 3:
+			want = 2
+		case b.GetUpperBound() >= 30e-6:
+			want = 1
+		}
+		if b.GetCumulativeCount() != want {
+			t.Errorf("le=%v counts %d, want %d", b.GetUpperBound(), b.GetCumulativeCount(), want)
+		}
+	}
+	if h.GetSchema() == 0 && len(h.GetPositiveSpan()) == 0 {
+		t.Error("no native histogram beside the classic buckets")
+	}
+	// Native buckets come as deltas: each bucket's count is the running sum.
+	var native, bucket int64
+	for _, d := range h.GetPositiveDelta() {
+		bucket += d
+		native += bucket
+	}
+	if native != 2 {
+		t.Errorf("the native histogram holds %d observations, want 2 (spans %v)", native, h.GetPositiveSpan())
+	}
+}
