@@ -7,11 +7,11 @@ COVER_MIN ?= 70
 IMAGE ?= registry.example.com/shortener:latest
 FUNCTIONS := health users urls redirect events events-writer
 
-.PHONY: help run stop seed test cover acceptance offline fuzz tour lint bench build deploy manifests platform
+.PHONY: help run stop seed test cover e2e acceptance offline fuzz tour lint bench build deploy manifests platform
 
 # The help texts are read from this file, so the variables they name are filled in here.
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' -v min=$(COVER_MIN) '{gsub(/\$$\(COVER_MIN\)/, min, $$2); printf "  %-11s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' -v min=$(COVER_MIN) '{gsub(/\$$\(COVER_MIN\)/, min, $$2); printf "  %-11s %s\n", $$1, $$2}'
 
 # devdeps's lines are taken apart from env(1): a failed $$(…) inside env's arguments would not stop the run.
 run: ## serve the whole API on :8080 (DATABASE_URL/VALKEY_URL as given; unset: the local servers, or private ones under .dev/)
@@ -26,7 +26,7 @@ stop: ## stop the private PostgreSQL and Redis under .dev/ that make run or the 
 seed: ## generate the seed CSVs under .dev/seed and load them into an empty database
 	deps=$$($(GO) run ./functions/cmd/devdeps) && env $$deps $(GO) run ./functions/cmd/seed -dir .dev/seed
 
-test: cover offline acceptance fuzz tour ## every test: Go tests with coverage gate, offline manifest proofs, acceptance suite, fuzz pass, README tour
+test: cover offline e2e acceptance fuzz tour ## every test: Go tests with coverage gate, offline manifest proofs, multi-process tests, acceptance suite, fuzz pass, README tour
 
 # Each package's own figure would be its tests' share of the whole module (most show 0.0 %
 # or a few per cent), so only the total is printed; failures and ok/FAIL lines are kept.
@@ -34,6 +34,11 @@ cover: ## Go tests against real PostgreSQL and Valkey/Redis; fails under $(COVER
 	@echo "cover: $(GO) test -count=1 -coverpkg=<every package but cmd/> -coverprofile=coverage.out ./..."
 	@$(GO) test -count=1 -coverpkg=$$($(GO) list ./... | grep -v /cmd/ | paste -sd,) -coverprofile=coverage.out ./... | sed -u -E -e '/^\t[^\t]+\t+coverage: /d' -e '/^coverage: /d' -e 's/\tcoverage: .*//'
 	@$(GO) tool cover -func=coverage.out | tail -1 | awk -v min=$(COVER_MIN) '{sub("%","",$$3); printf "total statement coverage: %s%% (gate %s%%)\n", $$3, min; if ($$3+0 < min) exit 1}'
+
+# The tests of the files tagged e2e, by name: the untagged tests of the package ran in cover.
+e2e: ## the multi-process tests (build tag e2e): the real binary as several processes, restarts, PostgreSQL and Valkey stopped or frozen
+	@tests=$$(sed -n 's/^func \(Test[A-Za-z0-9_]*\)(t \*testing.T).*/\1/p' $$(grep -l '^//go:build e2e' *_test.go) | paste -sd'|'); \
+	echo "e2e: $(GO) test -tags e2e -count=1 -run '^($$tests)$$' ."; $(GO) test -tags e2e -count=1 -run "^($$tests)$$" .
 
 offline: ## offline proofs of the cluster manifests, rules and dashboards (nested modules)
 	@command -v promtool >/dev/null && command -v amtool >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager >/dev/null; } || echo "offline: run: sudo apt-get install -y prometheus prometheus-alertmanager"
@@ -51,11 +56,11 @@ fuzz: ## zzuf-mutated and hand-written malformed requests over every route of a 
 
 lint: ## gofmt, go vet, staticcheck
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
-	$(GO) vet ./...
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.7.0 ./...
+	$(GO) vet -tags e2e ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.7.0 -tags e2e ./...
 
 bench: ## Go benchmarks (see BENCHMARKS.md for the load-tool runs)
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test -tags e2e -run '^$$' -bench . -benchmem ./...
 
 build: ## build and push the one image of every function (func CLI, host builder); its digest lands in .func/built-image
 	func build --path . --builder host --image $(IMAGE) --push

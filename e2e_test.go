@@ -1,3 +1,10 @@
+//go:build e2e
+
+// The end-to-end tests run the real binary as separate processes (several instances of a
+// function, restarts, killed and frozen dependencies), as Knative runs it. They take
+// minutes, so they build only with the e2e tag: make e2e runs them, and make test runs
+// make e2e.
+
 package function
 
 import (
@@ -178,18 +185,6 @@ func call(t testing.TB, method, url string, body any) (int, map[string]any, http
 	var m map[string]any
 	_ = json.Unmarshal(raw, &m)
 	return res.StatusCode, m, res.Header
-}
-
-func waitFor(t testing.TB, within time.Duration, what string, ok func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for !ok() {
-		if time.Since(start) > within {
-			t.Fatalf("%s: not within %v", what, within)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return time.Since(start)
 }
 
 // TestEndToEnd runs every route group as its own process (two redirect instances, like a

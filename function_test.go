@@ -503,3 +503,17 @@ func TestReadinessWithPostgresDown(t *testing.T) {
 		})
 	}
 }
+
+// waitFor polls ok until it holds, failing the test after within; it returns how long
+// that took.
+func waitFor(t testing.TB, within time.Duration, what string, ok func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !ok() {
+		if time.Since(start) > within {
+			t.Fatalf("%s: not within %v", what, within)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return time.Since(start)
+}
