@@ -20,6 +20,9 @@ const (
 	TooLarge         // a body over the limit (413)
 	Unavailable      // a dependency needed for the request is down (503)
 	NotAllowed       // the path exists but not for this method (405)
+	Unauthorized     // no API key, or one unknown, revoked or expired (401)
+	Forbidden        // the key lacks the scope, or the body names another user (403)
+	RateLimited      // over a configured request limit (429)
 )
 
 // Error is an error with a kind, a one-line message for clients and, for Invalid, a

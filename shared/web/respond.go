@@ -15,14 +15,17 @@ import (
 
 // statusOf is the one place error kinds become HTTP statuses.
 var statusOf = map[domain.Kind]int{
-	domain.BadRequest:  http.StatusBadRequest,
-	domain.Invalid:     http.StatusUnprocessableEntity,
-	domain.NotFound:    http.StatusNotFound,
-	domain.Conflict:    http.StatusConflict,
-	domain.TooLarge:    http.StatusRequestEntityTooLarge,
-	domain.Unavailable: http.StatusServiceUnavailable,
-	domain.Internal:    http.StatusInternalServerError,
-	domain.NotAllowed:  http.StatusMethodNotAllowed,
+	domain.BadRequest:   http.StatusBadRequest,
+	domain.Invalid:      http.StatusUnprocessableEntity,
+	domain.NotFound:     http.StatusNotFound,
+	domain.Conflict:     http.StatusConflict,
+	domain.TooLarge:     http.StatusRequestEntityTooLarge,
+	domain.Unavailable:  http.StatusServiceUnavailable,
+	domain.Internal:     http.StatusInternalServerError,
+	domain.NotAllowed:   http.StatusMethodNotAllowed,
+	domain.Unauthorized: http.StatusUnauthorized,
+	domain.Forbidden:    http.StatusForbidden,
+	domain.RateLimited:  http.StatusTooManyRequests,
 }
 
 // retryAfter is the Retry-After, in seconds, of a 503.
@@ -75,6 +78,8 @@ func Error(w http.ResponseWriter, r *http.Request, err error) {
 	case domain.Unavailable:
 		slog.WarnContext(r.Context(), "dependency unavailable", "err", err, "request_id", RequestID(r))
 		w.Header().Set("Retry-After", retryAfter)
+	case domain.Unauthorized:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="shortener"`)
 	}
 	JSON(w, status, body)
 }
