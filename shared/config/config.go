@@ -54,6 +54,21 @@ type Config struct {
 	// is rolled back whole and answered 413.
 	BulkTimeout time.Duration `envconfig:"BULK_TIMEOUT" default:"60s"`
 
+	// AuthMode "keys" turns on API keys (see the spec's "Access control"); empty leaves
+	// every route open. AdminAPIKey is an admin key that works while it is configured.
+	AuthMode    string `envconfig:"AUTH_MODE"`
+	AdminAPIKey string `envconfig:"ADMIN_API_KEY" mask:"all"`
+	// RateLimitWrites ("60/m") limits POST/PUT/DELETE per key (per client address with
+	// access control off); RateLimitRedirects limits redirects per client address. Empty
+	// is no limit.
+	RateLimitWrites    string `envconfig:"RATE_LIMIT_WRITES"`
+	RateLimitRedirects string `envconfig:"RATE_LIMIT_REDIRECTS"`
+	// TrustedProxies (comma-separated addresses or CIDRs) are the peers whose
+	// X-Forwarded-For is believed when finding a client's address.
+	TrustedProxies []string `envconfig:"TRUSTED_PROXIES"`
+	// CORSAllowedOrigins (comma-separated, or *) turns on CORS for those origins.
+	CORSAllowedOrigins []string `envconfig:"CORS_ALLOWED_ORIGINS"`
+
 	LogLevel string `envconfig:"LOG_LEVEL" default:"info"`
 }
 
@@ -82,6 +97,9 @@ func LoadFrom(args map[string]string) (Config, error) {
 	}
 	if c.Sink == "" {
 		c.Sink = c.EventsWriterURL
+	}
+	if c.AuthMode != "" && c.AuthMode != "keys" {
+		return c, fmt.Errorf("config: AUTH_MODE=%q: want keys, or empty for no access control", c.AuthMode)
 	}
 	return c, nil
 }
