@@ -2,11 +2,18 @@ package monitoring
 
 import (
 	"fmt"
+	"math"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql/parser"
 )
 
 // TestDashboardsValid checks each dashboard: valid JSON, a unique uid and title, unique
@@ -189,4 +196,86 @@ func TestMetricNamesKnown(t *testing.T) {
 	}
 	sort.Strings(own)
 	t.Logf("%d metric names used; ours: %s", len(names), strings.Join(own, ", "))
+}
+
+// TestDurationBucketsNamed checks every le that a rule or dashboard query matches, and
+// every le of the request duration series in the promtool tests, against the buckets
+// the functions have (DurationBuckets): a query of a bound that no scrape has would read
+// nothing, and a promtool test of such buckets would prove a quantile no Prometheus
+// computes. A query must spell the bound as the exposition format writes it (Go's
+// shortest 'g' form: "0.001", "2.5e-05"), since PromQL matches le as a string.
+func TestDurationBucketsNamed(t *testing.T) {
+	known := map[string]bool{"+Inf": true}
+	for _, b := range DurationBuckets {
+		known[strconv.FormatFloat(b, 'g', -1, 64)] = true
+	}
+	isBound := func(v string) bool {
+		f, err := strconv.ParseFloat(v, 64)
+		return err == nil && (math.IsInf(f, 1) || slices.Contains(DurationBuckets, f))
+	}
+	queries := 0
+	for _, q := range append(ruleQueries(t), dashboardQueries(t)...) {
+		e, err := parsePromQL(q.expr)
+		if err != nil {
+			continue // TestDashboardsValid and promtool report it
+		}
+		parser.Inspect(e, func(node parser.Node, _ []parser.Node) error {
+			vs, ok := node.(*parser.VectorSelector)
+			if !ok || !strings.HasPrefix(vs.Name, "shortener_http_request_duration_seconds") {
+				return nil
+			}
+			for _, m := range vs.LabelMatchers {
+				if m.Name != "le" {
+					continue
+				}
+				queries++
+				if m.Type != labels.MatchEqual || !known[m.Value] {
+					t.Errorf("%s: le%s%q is not a bucket the functions expose (%v)", q.where, m.Type, m.Value, DurationBuckets)
+				}
+			}
+			return nil
+		})
+	}
+	paths, _ := filepath.Glob("rules/*_test.yml")
+	series := 0
+	for _, p := range paths {
+		var f struct {
+			Tests []struct {
+				Name        string `yaml:"name"`
+				InputSeries []struct {
+					Series string `yaml:"series"`
+				} `yaml:"input_series"`
+			} `yaml:"tests"`
+		}
+		readYAML(t, p, &f)
+		for _, tc := range f.Tests {
+			for _, in := range tc.InputSeries {
+				ms, err := promqlParser.ParseMetricSelector(in.Series)
+				if err != nil {
+					t.Errorf("%s: test %q: series %s: %v", p, tc.Name, in.Series, err)
+					continue
+				}
+				name, le := "", ""
+				for _, m := range ms {
+					switch m.Name {
+					case model.MetricNameLabel:
+						name = m.Value
+					case "le":
+						le = m.Value
+					}
+				}
+				if name != "shortener_http_request_duration_seconds_bucket" {
+					continue
+				}
+				series++
+				if !isBound(le) {
+					t.Errorf("%s: test %q: le=%q is not a bucket the functions expose", p, tc.Name, le)
+				}
+			}
+		}
+	}
+	if series == 0 {
+		t.Error("no promtool test has request duration buckets; HighLatency is untested")
+	}
+	t.Logf("%d le matchers in queries and %d bucket series in promtool tests, all among %d bounds", queries, series, len(DurationBuckets))
 }

@@ -49,6 +49,17 @@ var OwnMetrics = map[string]string{
 	"go_goroutines":                 "gauge",
 }
 
+// DurationBuckets are the classic bucket bounds (le) of
+// shortener_http_request_duration_seconds, as shared/metrics DurationBuckets sets them in
+// the functions' module, which this module does not import. The live test checks that a
+// real scrape has exactly these; the offline tests check that every le a rule, dashboard
+// or promtool test names is one of them, so a bucket change that forgets a query fails.
+var DurationBuckets = []float64{
+	0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005,
+	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+	1, 2.5, 5, 10,
+}
+
 // ExternalMetrics is the allow-list of metric names that rules and dashboards may use
 // although no function of ours produces them, with who does. The live test does not look
 // for them in the functions' scrapes.
