@@ -160,7 +160,7 @@ func TestRunWritesOutputs(t *testing.T) {
 	var out strings.Builder
 	err := run([]string{"-platform", realPlatform, "-functions", realFunctions,
 		"-measured", "testdata/measured.json", "-alt", filepath.Join(realPlatform, "autoscaling", "recommended.yaml"),
-		"-log", "", "-scenario", "viral-spike",
+		"-log", "", "-scenario", "viral-spike", "-study", "",
 		"-html", filepath.Join(dir, "a.html"), "-md", filepath.Join(dir, "a.md")}, &out, &out)
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/urlshort/shortener/shared/routing"
@@ -46,7 +47,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	podOverhead := fs.Duration("pod-overhead", 2*time.Second, "assumed time from pod creation to our process starting (scheduling, sandbox, queue-proxy; image cached)")
 	activatorQueue := fs.Float64("activator-queue", 20000, "assumed requests the activators hold per revision with containerConcurrency > 0 (Knative: 10,000 per activator, 2 activators)")
 	timeout := fs.Duration("request-timeout", 300*time.Second, "the revisions' timeoutSeconds (Knative's default)")
-	preroll := fs.Int("preroll", 240, "seconds each run settles at its first rate before time 0")
+	preroll := fs.Int("preroll", 600, "seconds each run settles at its first rate before time 0 (longer than stable window + grace or retention, so a quiet start is at zero)")
+	studyDir := fs.String("study", "autoscaling/knobs", "a folder of overlays, each changing one knob: each is run against today's and written to study.md in it; empty: none")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -106,6 +108,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintln(stdout, "wrote", *mdPath)
 	}
+	if *studyDir != "" {
+		if err := study(*studyDir, *platformDir, *functionsDir, today, scenarios, meas, a); err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "wrote", filepath.Join(*studyDir, "study.md"))
+	}
 	if *htmlPath != "" {
 		if err := writeFile(*htmlPath, func(w io.Writer) { WriteHTML(w, runs, sets, meas, a, models) }); err != nil {
 			return err
@@ -144,6 +152,64 @@ func RunScenario(sc Scenario, sets []*KnobSet, meas *Measured, a Assumptions, mo
 		}
 	}
 	return run, nil
+}
+
+// study runs every overlay in dir against today's knobs and writes one table per overlay
+// to dir/study.md: what turning that one knob does on each scenario.
+func study(dir, platformDir, functionsDir string, today *KnobSet, scenarios []Scenario, meas *Measured, a Assumptions) error {
+	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if err != nil {
+		return err
+	}
+	sort.Strings(files)
+	type section struct {
+		set  *KnobSet
+		runs []Run
+	}
+	var sections []section
+	models := map[string]Model{}
+	for _, f := range files {
+		ov, err := LoadOverlay(f)
+		if err != nil {
+			return err
+		}
+		ks, err := LoadKnobs(platformDir, functionsDir, routing.All, ov)
+		if err != nil {
+			return err
+		}
+		sec := section{set: ks}
+		for _, sc := range scenarios {
+			r, err := RunScenario(sc, []*KnobSet{today, ks}, meas, a, models)
+			if err != nil {
+				return fmt.Errorf("%s, %s: %w", f, sc.Name, err)
+			}
+			sec.runs = append(sec.runs, r)
+		}
+		sections = append(sections, sec)
+	}
+	return writeFile(filepath.Join(dir, "study.md"), func(w io.Writer) {
+		fmt.Fprintln(w, "# One knob at a time")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Written by `make autoscale-sim` from the overlays in this folder, each against today's files, on every scenario; do not edit by hand. Assumptions and scenarios as in ../results.md. Rows where the knob changes nothing for a function are left out.")
+		fmt.Fprintln(w)
+		for _, sec := range sections {
+			fmt.Fprintf(w, "## %s\n\n%s.\n\n", sec.set.Name, strings.Join(sec.set.Changes, "; "))
+			fmt.Fprintln(w, "| "+strings.Join(tableHeader, " | ")+" |")
+			fmt.Fprintln(w, "|"+strings.Repeat("---|", len(tableHeader)))
+			for _, run := range sec.runs {
+				for _, fn := range run.Order {
+					rs := run.Results[fn]
+					a, b := row(run.Scenario.Name, rs[0]), row(run.Scenario.Name, rs[1])
+					if slices.Equal(a[3:], b[3:]) {
+						continue
+					}
+					fmt.Fprintln(w, "| "+strings.Join(a, " | ")+" |")
+					fmt.Fprintln(w, "| "+strings.Join(b, " | ")+" |")
+				}
+			}
+			fmt.Fprintln(w)
+		}
+	})
 }
 
 // rank orders functions: redirect, urls, then the rest as routing lists them.

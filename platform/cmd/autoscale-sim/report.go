@@ -240,6 +240,14 @@ func svgChart(r *Result, maxPods int, maxRate float64) string {
 	yRate := func(v float64) float64 { return top + ph - ph*v/maxRate }
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %.0f %.0f" width="100%%" role="img">`, W, H)
+	// Request rate.
+	var area strings.Builder
+	fmt.Fprintf(&area, "M%.1f %.1f", x(0), yRate(0))
+	for i, p := range r.Points {
+		fmt.Fprintf(&area, " L%.1f %.1f L%.1f %.1f", x(float64(i)), yRate(p.Arrivals), x(float64(i+1)), yRate(p.Arrivals))
+	}
+	fmt.Fprintf(&area, " L%.1f %.1f Z", x(float64(n)), yRate(0))
+	fmt.Fprintf(&b, `<path d="%s" fill="#ddd"/>`, area.String())
 	// Panic bands.
 	for i := 0; i < n; {
 		if !r.Points[i].Panic {
@@ -250,21 +258,13 @@ func svgChart(r *Result, maxPods int, maxRate float64) string {
 		for j < n && r.Points[j].Panic {
 			j++
 		}
-		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="#fde2e2"/>`, x(float64(i)), top, x(float64(j))-x(float64(i)), ph)
+		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="#f4a0a0" fill-opacity="0.35"/>`, x(float64(i)), top, x(float64(j))-x(float64(i)), ph)
 		i = j
 	}
-	// Request rate.
-	var area strings.Builder
-	fmt.Fprintf(&area, "M%.1f %.1f", x(0), yRate(0))
-	for i, p := range r.Points {
-		fmt.Fprintf(&area, " L%.1f %.1f L%.1f %.1f", x(float64(i)), yRate(p.Arrivals), x(float64(i+1)), yRate(p.Arrivals))
-	}
-	fmt.Fprintf(&area, " L%.1f %.1f Z", x(float64(n)), yRate(0))
-	fmt.Fprintf(&b, `<path d="%s" fill="#ddd"/>`, area.String())
 	// Waiting requests: a red tick per second in which requests waited.
 	for i, p := range r.Points {
 		if p.MeanWait > 0 || p.Held > 0 {
-			fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="6" fill="#d00"/>`, x(float64(i)), top+ph-6, math.Max(1, x(1)-x(0)))
+			fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="10" fill="#d00"/>`, x(float64(i))-1, top+ph-10, math.Max(3, x(1)-x(0)))
 		}
 	}
 	step := func(val func(Point) float64, color, dash string) {
@@ -284,6 +284,9 @@ func svgChart(r *Result, maxPods int, maxRate float64) string {
 	fmt.Fprintf(&b, `<g font-size="10" fill="#444" font-family="sans-serif">`)
 	fmt.Fprintf(&b, `<line x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f" stroke="#888"/>`, l, top+ph, l+pw, top+ph)
 	for _, v := range niceTicks(float64(maxPods)) {
+		if v != math.Trunc(v) {
+			continue // pods come in whole numbers
+		}
 		fmt.Fprintf(&b, `<text x="%.0f" y="%.1f" text-anchor="end">%g</text><line x1="%.0f" x2="%.0f" y1="%.1f" y2="%.1f" stroke="#eee"/>`, l-4, yPods(v)+3, v, l, l+pw, yPods(v), yPods(v))
 	}
 	for _, v := range niceTicks(maxRate) {
