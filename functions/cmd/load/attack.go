@@ -132,7 +132,7 @@ func runScenario(ctx context.Context, c *client, o options, s scenario) (*report
 		var p vegeta.Pacer = vegeta.Rate{Freq: 0, Per: time.Second}
 		r.targetReads = "as fast as answered"
 		if o.maxRate > 0 {
-			p = vegeta.Rate{Freq: int(o.maxRate), Per: time.Second}
+			p = ramp{start: o.maxRate, end: o.maxRate, d: s.duration}
 			r.targetReads = fmt.Sprintf("at most %g/s", o.maxRate)
 		}
 		r.targetWrites = fmt.Sprintf("1 per %d redirects", s.readsPerWrt)

@@ -53,20 +53,48 @@ func findScenario(name string) (scenario, error) {
 	return scenario{}, fmt.Errorf("unknown scenario %q (want one of %s or all)", name, strings.Join(names, ", "))
 }
 
-// pacer paces one stream from rate[0] to rate[1] over d, times scale; a zero rate is no
-// stream.
+// pacer paces one stream from rate[0] to rate[1] per second over d, times scale; a zero
+// rate is no stream.
 func pacer(rate [2]float64, scale float64, d time.Duration) vegeta.Pacer {
-	start, end := rate[0]*scale, rate[1]*scale
-	// Rates are whole requests per Per: per millisecond keeps three decimals of a
-	// per-second rate.
-	startAt := vegeta.Rate{Freq: int(math.Round(start * 1000)), Per: time.Second * 1000}
-	if startAt.Freq == 0 {
+	r := ramp{start: rate[0] * scale, end: rate[1] * scale, d: d}
+	if r.start <= 0 && r.end <= 0 {
 		return nil
 	}
-	if start == end {
-		return startAt
+	return r
+}
+
+// ramp is a vegeta pacer whose rate goes linearly from start to end (per second) over d.
+// Request n (from 0) is due when the rate's integral reaches n, so the first goes at
+// once and none after d: vegeta's own pacers send their first request one interval in and
+// sleep out the last interval before looking at the clock, which at the test's fractions
+// of a request per second would send nothing, or seconds late.
+type ramp struct {
+	start, end float64
+	d          time.Duration
+}
+
+// Rate is the rate the ramp asks for at elapsed.
+func (r ramp) Rate(elapsed time.Duration) float64 {
+	return r.start + (r.end-r.start)*elapsed.Seconds()/r.d.Seconds()
+}
+
+// Pace says how long to wait before request hits, or to stop at the end of the ramp.
+func (r ramp) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) {
+	n := float64(hits)
+	// The integral of start + slope·t is start·t + slope·t²/2; solved for n.
+	slope := (r.end - r.start) / r.d.Seconds()
+	var due float64
+	switch {
+	case slope == 0:
+		due = n / r.start
+	default:
+		due = (math.Sqrt(r.start*r.start+2*slope*n) - r.start) / slope
 	}
-	return vegeta.LinearPacer{StartAt: startAt, Slope: (end - start) / d.Seconds()}
+	if math.IsNaN(due) || due >= r.d.Seconds() {
+		return 0, true
+	}
+	// A negative wait, when vegeta is behind, sends at once.
+	return time.Duration(due*float64(time.Second)) - elapsed, false
 }
 
 // picker chooses the link each redirect asks for: uniform, an 80/20 Pareto (the hottest
