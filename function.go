@@ -24,6 +24,7 @@ import (
 	"github.com/urlshort/shortener/functions/redirect"
 	"github.com/urlshort/shortener/functions/urls"
 	"github.com/urlshort/shortener/functions/users"
+	"github.com/urlshort/shortener/shared/access"
 	"github.com/urlshort/shortener/shared/cache"
 	"github.com/urlshort/shortener/shared/config"
 	"github.com/urlshort/shortener/shared/domain"
@@ -136,9 +137,18 @@ func (f *Function) Start(ctx context.Context, args map[string]string) error {
 	}
 
 	rt := web.NewRouter(m, label)
+	if cfg.AuthMode == "keys" && cfg.AdminAPIKey != "" && len(cfg.AdminAPIKey) < minAdminKey {
+		st.Close()
+		return fmt.Errorf("ADMIN_API_KEY is %d characters: want at least %d random ones", len(cfg.AdminAPIKey), minAdminKey)
+	}
+	if g := access.NewGuard(access.Options{
+		Keys: cfg.AuthMode == "keys", AdminKey: cfg.AdminAPIKey, Store: st, Cache: c,
+	}); g != nil {
+		rt.SetGuard(g)
+	}
 	rt.Handle(health.Routes(health.Deps{DB: st, Cache: c, Metrics: m.Handler(), Observe: m.SetUp})...)
 	groups := map[string][]web.Route{
-		routing.Users:        users.Routes(users.Deps{Store: st, Cache: c, Publisher: pub, BodyLimit: cfg.BodyLimit, BulkLimit: cfg.BulkLimit, BulkTimeout: cfg.BulkTimeout}),
+		routing.Users:        users.Routes(users.Deps{Store: st, Keys: st, Cache: c, Publisher: pub, BodyLimit: cfg.BodyLimit, BulkLimit: cfg.BulkLimit, BulkTimeout: cfg.BulkTimeout}),
 		routing.URLs:         urls.Routes(urls.Deps{Store: st, Cache: c, Publisher: pub, BodyLimit: cfg.BodyLimit, BlockPrivateTargets: cfg.BlockPrivateTargets}),
 		routing.Redirect:     redirect.Routes(redirect.Deps{Store: st, Cache: c, Clicks: clickRecorder(clicks), Metrics: m}),
 		routing.Events:       events.Routes(events.Deps{Store: st, BodyLimit: cfg.BodyLimit}),
@@ -163,6 +173,10 @@ func (f *Function) Start(ctx context.Context, args map[string]string) error {
 		"gogc", gogc, "memory_limit", memLimit)
 	return nil
 }
+
+// minAdminKey is the shortest ADMIN_API_KEY accepted: 16 characters of a random string
+// are about 96 bits; install.sh makes 43 (256 bits).
+const minAdminKey = 16
 
 // Mounted lists the route groups a function serves besides health: its own, or every
 // public one when name is empty. The events-writer is never public.

@@ -18,7 +18,7 @@ type Store interface {
 	FindUserByID(ctx context.Context, id int64) (domain.Versioned[domain.User], error)
 	FindUsers(ctx context.Context, p domain.Page) ([]domain.User, int64, error)
 	UpdateUser(ctx context.Context, id int64, p domain.UserPatch) (domain.Written[domain.User], error)
-	DeleteUser(ctx context.Context, id int64) (domain.Written[[]domain.URLRef], error)
+	DeleteUser(ctx context.Context, id int64) (domain.Written[domain.UserDeletion], error)
 	ImportUsersInChunks(ctx context.Context, fn func(domain.UserImporter) error) error
 }
 
@@ -29,7 +29,9 @@ type Publisher interface {
 
 // Deps is what the user routes need. Cache may be nil.
 type Deps struct {
-	Store     Store
+	Store Store
+	// Keys serves /api-keys; nil leaves them out.
+	Keys      KeyStore
 	Cache     *cache.Cache
 	Publisher Publisher
 	BodyLimit int64
@@ -43,14 +45,14 @@ type handlers struct{ Deps }
 // Routes returns the user routes.
 func Routes(d Deps) []web.Route {
 	h := handlers{d}
-	return []web.Route{
+	return append([]web.Route{
 		{Pattern: "POST /users", Handler: h.create},
 		{Pattern: "POST /users/bulk", Handler: h.bulk},
 		{Pattern: "GET /users", Handler: h.list},
 		{Pattern: "GET /users/{id}", Handler: h.get},
 		{Pattern: "PUT /users/{id}", Handler: h.update},
 		{Pattern: "DELETE /users/{id}", Handler: h.delete},
-	}
+	}, h.keyRoutes()...)
 }
 
 func (h handlers) create(w http.ResponseWriter, r *http.Request) {

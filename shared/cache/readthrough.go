@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 
 	"github.com/urlshort/shortener/shared/domain"
 )
@@ -34,8 +35,12 @@ func (c *Cache) observed(use string, hit bool, err error) {
 // ReadItem returns the JSON of a resource from the cache or, on a miss, from load (which
 // also returns the row's version), filling the cache. hit says where it came from. A
 // cache failure is never the caller's failure: it only makes a miss.
+//
+// A request confined to one user (an owned API key) is never answered from the cache:
+// the cached copy is every reader's, and only the store's query knows whether this
+// reader may see it. What it loads still fills the cache for the others.
 func (c *Cache) ReadItem(ctx context.Context, it Item, id int64, load func(context.Context) (any, int64, error)) (body []byte, hit bool, err error) {
-	if c != nil {
+	if c != nil && domain.OwnerOf(ctx) == nil {
 		body, hit, cerr := c.GetItem(ctx, it, id)
 		c.observed("item", hit, cerr)
 		if hit {
@@ -56,7 +61,12 @@ func (c *Cache) ReadItem(ctx context.Context, it Item, id int64, load func(conte
 }
 
 // ReadList returns a page of a list family from the cache or from load, with its total.
+// The pages of a request confined to one user (an owned API key) are cached apart from
+// everyone else's: they hold only that user's rows.
 func (c *Cache) ReadList(ctx context.Context, l List, query string, load func(context.Context) (any, int64, error)) (body []byte, total int64, hit bool, err error) {
+	if owner := domain.OwnerOf(ctx); owner != nil {
+		query = "o" + strconv.FormatInt(*owner, 10) + ":" + query
+	}
 	version, verr := int64(0), error(nil)
 	// While Valkey's data is not trusted neither the version nor a page may be used, nor
 	// a page filled under a version that may be older than a write this process made.

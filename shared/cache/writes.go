@@ -48,12 +48,16 @@ func (c *Cache) UserWritten(ctx context.Context, u domain.UserRef) {
 	_ = c.BumpList(ctx, UserList)
 }
 
-// UserDeleted is told of a user deleted together with their URLs (each at the version
-// the deletion left): the user, every URL's item and redirect, and both list families go.
-func (c *Cache) UserDeleted(ctx context.Context, u domain.UserRef, urls []domain.URLRef) {
+// UserDeleted is told of a user deleted together with their URLs and API keys (each at
+// the version the deletion left): the user, every URL's item and redirect, every key's
+// principal, and both list families go.
+func (c *Cache) UserDeleted(ctx context.Context, u domain.UserRef, gone domain.UserDeletion) {
 	_ = c.InvalidateItem(ctx, UserItem, u.ID, u.Version)
-	for _, u := range urls {
+	for _, u := range gone.URLs {
 		c.urlStale(ctx, u)
+	}
+	for _, k := range gone.Keys {
+		_ = c.InvalidatePrincipal(ctx, k)
 	}
 	_ = c.BumpList(ctx, URLList, UserList)
 }

@@ -83,12 +83,12 @@ func TestWrites(t *testing.T) {
 		{"UserWritten", func(ctx context.Context, c *cache.Cache) { c.UserWritten(ctx, domain.UserRef{ID: 1, Version: 2}) },
 			map[string]string{"user:1": marker2, "listver:users": "2"}},
 		{"UserDeletedDropsTheirURLsAndBothLists", func(ctx context.Context, c *cache.Cache) {
-			c.UserDeleted(ctx, domain.UserRef{ID: 1, Version: 2}, []domain.URLRef{{ID: 10, ShortCode: "aaaa", Version: 2}, {ID: 11, ShortCode: "bbbb", Version: 2}})
+			c.UserDeleted(ctx, domain.UserRef{ID: 1, Version: 2}, domain.UserDeletion{URLs: []domain.URLRef{{ID: 10, ShortCode: "aaaa", Version: 2}, {ID: 11, ShortCode: "bbbb", Version: 2}}})
 		}, map[string]string{
 			"user:1": marker2, "url:10": marker2, "url:11": marker2, "code:aaaa": marker2, "code:bbbb": marker2,
 			"listver:urls": "2", "listver:users": "2",
 		}},
-		{"UserDeletedWithoutURLs", func(ctx context.Context, c *cache.Cache) { c.UserDeleted(ctx, domain.UserRef{ID: 2, Version: 2}, nil) },
+		{"UserDeletedWithoutURLs", func(ctx context.Context, c *cache.Cache) { c.UserDeleted(ctx, domain.UserRef{ID: 2, Version: 2}, domain.UserDeletion{}) },
 			map[string]string{"user:2": marker2, "listver:urls": "2", "listver:users": "2"}},
 		{"UsersImportingDropsItemsNotLists", func(ctx context.Context, c *cache.Cache) {
 			c.UsersImporting(ctx, []domain.UserRef{{ID: 1, Version: 2}, {ID: 2, Version: 3}})
@@ -147,7 +147,7 @@ func TestWritesOnNilCache(t *testing.T) {
 	c.URLWritten(ctx, domain.URLRef{ID: 1, ShortCode: "abcd", Version: 2})
 	c.UserCreated(ctx)
 	c.UserWritten(ctx, domain.UserRef{ID: 1, Version: 2})
-	c.UserDeleted(ctx, domain.UserRef{ID: 1, Version: 3}, []domain.URLRef{{ID: 1, ShortCode: "abcd", Version: 3}})
+	c.UserDeleted(ctx, domain.UserRef{ID: 1, Version: 3}, domain.UserDeletion{URLs: []domain.URLRef{{ID: 1, ShortCode: "abcd", Version: 3}}})
 	c.UsersImporting(ctx, []domain.UserRef{{ID: 1, Version: 4}})
 	c.UsersImported(ctx, 1)
 	c.SetLocalHitObserver(func() { t.Error("local-hit observer called on a nil cache") })
@@ -170,7 +170,7 @@ func TestFrozenUserDeletionKept(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.srv.Freeze(t)
-	e.writer.UserDeleted(ctx, domain.UserRef{ID: 1, Version: 2}, []domain.URLRef{{ID: 10, ShortCode: "aaaa", Version: 2}, {ID: 11, ShortCode: "bbbb", Version: 2}})
+	e.writer.UserDeleted(ctx, domain.UserRef{ID: 1, Version: 2}, domain.UserDeletion{URLs: []domain.URLRef{{ID: 10, ShortCode: "aaaa", Version: 2}, {ID: 11, ShortCode: "bbbb", Version: 2}}})
 	// One user item, two URL items, two redirects, two list families.
 	if n := e.count("failed"); n != 7 {
 		t.Errorf("%d failed invalidations counted, want 7", n)

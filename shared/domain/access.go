@@ -29,6 +29,22 @@ func (s Scope) String() string {
 	return "none"
 }
 
+// StrongestScope returns the strongest of the named scopes (NoScope for none known).
+func StrongestScope(names []string) Scope {
+	best := NoScope
+	for _, n := range names {
+		best = max(best, ScopeNames[n])
+	}
+	return best
+}
+
+// KeyRef names an API key a write changed, by the hash its look-ups are cached under, at
+// the version the write left.
+type KeyRef struct {
+	Hash    []byte
+	Version int64
+}
+
 // APIKey is an API key as it is listed: never its secret, only its prefix.
 type APIKey struct {
 	ID        int64      `json:"id"`

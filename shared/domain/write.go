@@ -35,6 +35,13 @@ type UserRef struct {
 	Version int64
 }
 
+// UserDeletion is what deleting a user took down with them: their URLs and API keys, each
+// at the version the deletion left.
+type UserDeletion struct {
+	URLs []URLRef
+	Keys []KeyRef
+}
+
 // MaxClientID is the largest id a client may give a row it imports (bulk import, seed):
 // 2^53-1, the largest integer a JSON number keeps exactly in JavaScript. Every identity
 // sequence is a bigint, so after any import it still has 2^63-2^53 values to hand out: no

@@ -25,6 +25,8 @@ const (
 	TypeUserCreated = Prefix + "user.created"
 	TypeUserUpdated = Prefix + "user.updated"
 	TypeUserDeleted = Prefix + "user.deleted"
+	TypeKeyCreated  = Prefix + "apikey.created"
+	TypeKeyRevoked  = Prefix + "apikey.revoked"
 )
 
 // TypePing is what a Knative PingSource sends; the events-writer drains the outbox on it.
@@ -32,13 +34,15 @@ const TypePing = "dev.knative.sources.ping"
 
 // typeOf maps the log's event_type to the CloudEvent type, and back through eventTypeOf.
 var typeOf = map[string]string{
-	domain.EventCreated:     TypeURLCreated,
-	domain.EventUpdated:     TypeURLUpdated,
-	domain.EventDeleted:     TypeURLDeleted,
-	domain.EventClick:       TypeURLClicked,
-	domain.EventUserCreated: TypeUserCreated,
-	domain.EventUserUpdated: TypeUserUpdated,
-	domain.EventUserDeleted: TypeUserDeleted,
+	domain.EventCreated:       TypeURLCreated,
+	domain.EventUpdated:       TypeURLUpdated,
+	domain.EventDeleted:       TypeURLDeleted,
+	domain.EventClick:         TypeURLClicked,
+	domain.EventUserCreated:   TypeUserCreated,
+	domain.EventUserUpdated:   TypeUserUpdated,
+	domain.EventUserDeleted:   TypeUserDeleted,
+	domain.EventAPIKeyCreated: TypeKeyCreated,
+	domain.EventAPIKeyRevoked: TypeKeyRevoked,
 }
 
 var eventTypeOf = func() map[string]string {
@@ -113,9 +117,9 @@ func FromCloudEvent(ev cloudevents.Event) (domain.Audit, error) {
 		return bad("data.timestamp is required")
 	case len(d.Details) == 0 || d.Details[0] != '{':
 		return bad("data.details must be a JSON object")
-	case d.UserID == nil:
+	case d.UserID == nil && !keyEvent(want):
 		return bad("data.user_id is required")
-	case d.URLID == nil && want != domain.EventUserCreated && want != domain.EventUserUpdated && want != domain.EventUserDeleted:
+	case d.URLID == nil && !userEvent(want) && !keyEvent(want):
 		return bad("data.url_id is required for %s", ev.Type())
 	}
 	return domain.Audit{
@@ -123,3 +127,12 @@ func FromCloudEvent(ev cloudevents.Event) (domain.Audit, error) {
 		EventType: d.EventType, Timestamp: d.Timestamp.UTC(), Details: d.Details,
 	}, nil
 }
+
+// userEvent reports whether an event type is about a user, with no URL.
+func userEvent(t string) bool {
+	return t == domain.EventUserCreated || t == domain.EventUserUpdated || t == domain.EventUserDeleted
+}
+
+// keyEvent reports whether an event type is about an API key, which has no URL and may
+// have no user.
+func keyEvent(t string) bool { return t == domain.EventAPIKeyCreated || t == domain.EventAPIKeyRevoked }

@@ -34,6 +34,12 @@ func sampleAudits() []domain.Audit {
 		mk(domain.EventUserCreated, nil, `{}`),
 		mk(domain.EventUserUpdated, nil, `{"fields":["username","email"]}`),
 		mk(domain.EventUserDeleted, nil, `{}`),
+		mk(domain.EventAPIKeyCreated, nil, `{"key_id":4,"name":"ci","scopes":["read"]}`),
+		func() domain.Audit { // a key of no user: no user_id either
+			a := mk(domain.EventAPIKeyRevoked, nil, `{"key_id":4,"name":"ci","scopes":["read"]}`)
+			a.UserID = nil
+			return a
+		}(),
 	}
 }
 
@@ -67,8 +73,11 @@ func TestCloudEventRoundTrip(t *testing.T) {
 				t.Errorf("type %q lacks prefix %q", ev.Type(), events.Prefix)
 			}
 			wantSubject := "users/3"
-			if a.URLID != nil {
+			switch {
+			case a.URLID != nil:
 				wantSubject = "urls/7"
+			case a.UserID == nil:
+				wantSubject = "" // a key of no user
 			}
 			if ev.Subject() != wantSubject {
 				t.Errorf("subject = %q, want %q", ev.Subject(), wantSubject)

@@ -37,6 +37,8 @@ var Table = []Rule{
 	{"/ready", Health},
 	{"/users", Users},
 	{"/users/*", Users},
+	{"/api-keys", Users},
+	{"/api-keys/*", Users},
 	{"/urls/*/redirect", Redirect},
 	{"/urls", URLs},
 	{"/urls/*", URLs},
@@ -76,4 +78,44 @@ func (r Rule) Matches(path string) bool {
 		}
 	}
 	return true
+}
+
+// Access is what a route asks of the caller when access control is on.
+type Access int
+
+// The levels of access, weakest first. Read, Write and Admin are the API key scopes.
+const (
+	Open  Access = iota // no key: redirects, probes, the API description
+	Read                // a key with the read scope: every GET
+	Write               // write: creating, changing and deleting users, URLs and events
+	Admin               // admin: /api-keys
+)
+
+// public lists the routes, as ServeMux patterns, that need no key. The events-writer's
+// receiver is among them: only the broker reaches it (no public route, and a
+// NetworkPolicy in the cluster), and it authenticates nothing a client sends. /metrics is
+// the function's own address, scraped by Prometheus, never routed by Traefik.
+var public = map[string]bool{
+	"GET /health":                     true,
+	"GET /ready":                      true,
+	"GET /metrics":                    true,
+	"GET /openapi.json":               true,
+	"GET /{short_code}":               true,
+	"GET /urls/{short_code}/redirect": true,
+	"POST /":                          true,
+}
+
+// AccessOf returns what the route with a ServeMux pattern ("GET /urls/{id}") needs: the
+// one table every function's router consults, so no handler decides it.
+func AccessOf(pattern string) Access {
+	method, path, _ := strings.Cut(pattern, " ")
+	switch {
+	case public[pattern]:
+		return Open
+	case path == "/api-keys" || strings.HasPrefix(path, "/api-keys/"):
+		return Admin
+	case method == "GET" || method == "HEAD":
+		return Read
+	}
+	return Write
 }

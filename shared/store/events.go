@@ -29,9 +29,19 @@ func scanEvent(row pgx.CollectableRow) (domain.Event, error) {
 // exist and not be deleted.
 func (s *Store) CreateEvent(ctx context.Context, n domain.NewEvent) (domain.Event, error) {
 	var e domain.Event
+	owner := domain.OwnerOf(ctx)
+	if owner != nil {
+		if n.UserID != nil {
+			if err := mayActOn(ctx, *n.UserID); err != nil {
+				return e, err
+			}
+		}
+		n.UserID = owner // an event a confined key posts is its user's, so it can read it back
+	}
 	err := pgx.BeginFunc(ctx, s.rw, func(tx pgx.Tx) error {
 		var one int
-		err := tx.QueryRow(ctx, `SELECT 1 FROM urls WHERE id = $1 AND deleted_at IS NULL`, n.URLID).Scan(&one)
+		const qu = `SELECT 1 FROM urls WHERE id = $1 AND deleted_at IS NULL AND ($2::bigint IS NULL OR user_id = $2)`
+		err := tx.QueryRow(ctx, qu, n.URLID, owner).Scan(&one)
 		if err != nil {
 			return translate(err, "url")
 		}
@@ -56,7 +66,8 @@ func (s *Store) CreateEvent(ctx context.Context, n domain.NewEvent) (domain.Even
 
 // FindEventByID returns one event of the log.
 func (s *Store) FindEventByID(ctx context.Context, id int64) (domain.Event, error) {
-	rows, _ := s.rw.Query(ctx, `SELECT `+eventCols+` FROM events WHERE id = $1`, id)
+	rows, _ := s.rw.Query(ctx, `SELECT `+eventCols+` FROM events WHERE id = $1 AND ($2::bigint IS NULL OR user_id = $2)`,
+		id, domain.OwnerOf(ctx))
 	e, err := pgx.CollectExactlyOneRow(rows, scanEvent)
 	return e, translate(err, "event")
 }
@@ -64,11 +75,12 @@ func (s *Store) FindEventByID(ctx context.Context, id int64) (domain.Event, erro
 // FindEvents lists events by id with the filter's conditions ANDed, and the total count.
 func (s *Store) FindEvents(ctx context.Context, f domain.EventFilter) ([]domain.Event, int64, error) {
 	from := `FROM events WHERE ($1::bigint IS NULL OR url_id = $1)
-		AND ($2::bigint IS NULL OR user_id = $2) AND ($3 = '' OR event_type = $3)`
+		AND ($2::bigint IS NULL OR user_id = $2) AND ($3 = '' OR event_type = $3)
+		AND ($4::bigint IS NULL OR user_id = $4)`
 	if f.EventType != "" && f.EventType != domain.EventClick {
 		from += ` AND event_type <> 'click'` // lets the partial events_type_idx answer
 	}
-	return findPage(ctx, s.ro, "events", eventCols, from, []any{f.URLID, f.UserID, f.EventType}, f.Page, eventDest)
+	return findPage(ctx, s.ro, "events", eventCols, from, []any{f.URLID, f.UserID, f.EventType, domain.OwnerOf(ctx)}, f.Page, eventDest)
 }
 
 // AppendEvents stores events this process has just built and sent nowhere else (the

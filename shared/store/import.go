@@ -99,6 +99,9 @@ func (s *Store) ImportUsers(ctx context.Context, rows []domain.ImportRow) (domai
 // It manages the transaction itself rather than with pgx.BeginFunc: the commit must not
 // be cancelled by ctx, and the rollback must still run after ctx has ended.
 func (s *Store) ImportUsersInChunks(ctx context.Context, fn func(domain.UserImporter) error) error {
+	if owner := domain.OwnerOf(ctx); owner != nil {
+		return domain.Errorf(domain.Forbidden, "this key acts for user %d only, so it cannot import users", *owner)
+	}
 	tx, err := s.rw.Begin(ctx)
 	if err != nil {
 		return translate(err, "users")

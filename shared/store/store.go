@@ -149,6 +149,16 @@ func (s *Store) Migrate(ctx context.Context) error {
 	return nil
 }
 
+// mayActOn refuses a request confined to one user (domain.OwnerOf) that names another
+// user in its body: Forbidden, as the spec says, rather than a NotFound that would hide
+// the mistake.
+func mayActOn(ctx context.Context, userID int64) error {
+	if owner := domain.OwnerOf(ctx); owner != nil && *owner != userID {
+		return domain.Errorf(domain.Forbidden, "this key acts for user %d only, not user %d", *owner, userID)
+	}
+	return nil
+}
+
 // lockKey is an arbitrary constant shared by every instance of the image.
 const lockKey int64 = 7_283_914_001
 

@@ -32,6 +32,9 @@ const codeAttempts = 8
 // in share mode so a concurrent deletion of the user cannot leave a live URL behind.
 func (s *Store) CreateURL(ctx context.Context, n domain.NewURL) (domain.Written[domain.URL], error) {
 	w := domain.Written[domain.URL]{Version: 1}
+	if err := mayActOn(ctx, n.UserID); err != nil {
+		return w, err
+	}
 	u := &w.Value
 	err := pgx.BeginFunc(ctx, s.rw, func(tx pgx.Tx) error {
 		var one int
@@ -100,9 +103,10 @@ func randIndex(n int) int {
 
 // FindURLByID returns a live (not deleted) URL and its cache version.
 func (s *Store) FindURLByID(ctx context.Context, id int64) (domain.Versioned[domain.URL], error) {
-	const q = `SELECT ` + urlCols + `, version FROM urls WHERE id = $1 AND deleted_at IS NULL`
+	const q = `SELECT ` + urlCols + `, version FROM urls
+		WHERE id = $1 AND deleted_at IS NULL AND ($2::bigint IS NULL OR user_id = $2)`
 	var v domain.Versioned[domain.URL]
-	err := s.rw.QueryRow(ctx, q, id).Scan(append(urlDest(&v.Value), &v.Version)...)
+	err := s.rw.QueryRow(ctx, q, id, domain.OwnerOf(ctx)).Scan(append(urlDest(&v.Value), &v.Version)...)
 	return v, translate(err, "url")
 }
 
@@ -119,8 +123,9 @@ func (s *Store) FindRedirect(ctx context.Context, code string) (domain.Redirect,
 // FindURLs lists live URLs by id with the filter's conditions ANDed, and the total count.
 func (s *Store) FindURLs(ctx context.Context, f domain.URLFilter) ([]domain.URL, int64, error) {
 	const from = `FROM urls WHERE deleted_at IS NULL
-		AND ($1::bigint IS NULL OR user_id = $1) AND ($2::boolean IS NULL OR is_active = $2)`
-	return findPage(ctx, s.ro, "urls", urlCols, from, []any{f.UserID, f.IsActive}, f.Page, urlDest)
+		AND ($1::bigint IS NULL OR user_id = $1) AND ($2::boolean IS NULL OR is_active = $2)
+		AND ($3::bigint IS NULL OR user_id = $3)`
+	return findPage(ctx, s.ro, "urls", urlCols, from, []any{f.UserID, f.IsActive, domain.OwnerOf(ctx)}, f.Page, urlDest)
 }
 
 // UpdateURL applies a partial update. Only fields whose value changes are written, each
@@ -130,8 +135,9 @@ func (s *Store) UpdateURL(ctx context.Context, id int64, p domain.URLPatch) (dom
 	var w domain.Written[domain.URL]
 	u := &w.Value
 	err := pgx.BeginFunc(ctx, s.rw, func(tx pgx.Tx) error {
-		const lock = `SELECT ` + urlCols + `, version FROM urls WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`
-		err := tx.QueryRow(ctx, lock, id).Scan(append(urlDest(u), &w.Version)...)
+		const lock = `SELECT ` + urlCols + `, version FROM urls
+			WHERE id = $1 AND deleted_at IS NULL AND ($2::bigint IS NULL OR user_id = $2) FOR UPDATE`
+		err := tx.QueryRow(ctx, lock, id, domain.OwnerOf(ctx)).Scan(append(urlDest(u), &w.Version)...)
 		if err != nil {
 			return err
 		}
@@ -177,12 +183,13 @@ func (s *Store) DeleteURL(ctx context.Context, id int64) (domain.Written[domain.
 	d := &w.Value
 	err := pgx.BeginFunc(ctx, s.rw, func(tx pgx.Tx) error {
 		const q = `UPDATE urls SET deleted_at = now(), version = version + 1
-			WHERE id = $1 AND deleted_at IS NULL RETURNING id, short_code, version, user_id, deleted_at`
+			WHERE id = $1 AND deleted_at IS NULL AND ($2::bigint IS NULL OR user_id = $2)
+			RETURNING id, short_code, version, user_id, deleted_at`
 		var (
 			owner int64
 			at    time.Time
 		)
-		if err := tx.QueryRow(ctx, q, id).Scan(&d.ID, &d.ShortCode, &d.Version, &owner, &at); err != nil {
+		if err := tx.QueryRow(ctx, q, id, domain.OwnerOf(ctx)).Scan(&d.ID, &d.ShortCode, &d.Version, &owner, &at); err != nil {
 			return err
 		}
 		a, err := s.audit(domain.EventDeleted, &d.ID, &owner, at, domain.URLDeletedDetails{Reason: domain.ReasonUserRequested})

@@ -25,6 +25,9 @@ func scanUser(row pgx.CollectableRow) (domain.User, error) {
 // CreateUser inserts a user and its user_created event.
 func (s *Store) CreateUser(ctx context.Context, username, email string) (domain.Written[domain.User], error) {
 	w := domain.Written[domain.User]{Version: 1}
+	if owner := domain.OwnerOf(ctx); owner != nil {
+		return w, domain.Errorf(domain.Forbidden, "this key acts for user %d only, so it cannot create users", *owner)
+	}
 	err := pgx.BeginFunc(ctx, s.rw, func(tx pgx.Tx) error {
 		const q = `INSERT INTO users (username, email) VALUES ($1, $2) RETURNING ` + userCols
 		rows, _ := tx.Query(ctx, q, username, email)
@@ -44,15 +47,17 @@ func (s *Store) CreateUser(ctx context.Context, username, email string) (domain.
 
 // FindUserByID returns a live user.
 func (s *Store) FindUserByID(ctx context.Context, id int64) (domain.Versioned[domain.User], error) {
-	const q = `SELECT ` + userCols + `, version FROM users WHERE id = $1 AND deleted_at IS NULL`
+	const q = `SELECT ` + userCols + `, version FROM users
+		WHERE id = $1 AND deleted_at IS NULL AND ($2::bigint IS NULL OR id = $2)`
 	var v domain.Versioned[domain.User]
-	err := s.rw.QueryRow(ctx, q, id).Scan(append(userDest(&v.Value), &v.Version)...)
+	err := s.rw.QueryRow(ctx, q, id, domain.OwnerOf(ctx)).Scan(append(userDest(&v.Value), &v.Version)...)
 	return v, translate(err, "user")
 }
 
 // FindUsers lists live users by id, one page or all of them, with the total count.
 func (s *Store) FindUsers(ctx context.Context, p domain.Page) ([]domain.User, int64, error) {
-	return findPage(ctx, s.ro, "users", userCols, `FROM users WHERE deleted_at IS NULL`, nil, p, userDest)
+	const from = `FROM users WHERE deleted_at IS NULL AND ($1::bigint IS NULL OR id = $1)`
+	return findPage(ctx, s.ro, "users", userCols, from, []any{domain.OwnerOf(ctx)}, p, userDest)
 }
 
 // UpdateUser applies a partial update and returns the user, its cache version and the
@@ -62,8 +67,9 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, p domain.UserPatch) (d
 	var w domain.Written[domain.User]
 	u := &w.Value
 	err := pgx.BeginFunc(ctx, s.rw, func(tx pgx.Tx) error {
-		const lock = `SELECT ` + userCols + `, version FROM users WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`
-		if err := tx.QueryRow(ctx, lock, id).Scan(append(userDest(u), &w.Version)...); err != nil {
+		const lock = `SELECT ` + userCols + `, version FROM users
+			WHERE id = $1 AND deleted_at IS NULL AND ($2::bigint IS NULL OR id = $2) FOR UPDATE`
+		if err := tx.QueryRow(ctx, lock, id, domain.OwnerOf(ctx)).Scan(append(userDest(u), &w.Version)...); err != nil {
 			return err
 		}
 		var changed []string
@@ -96,24 +102,33 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, p domain.UserPatch) (d
 // URL (reason user_deleted) and a user_deleted event. The audit log keeps the user's id.
 // It returns the URLs it took down, each at the version it left, so caches can drop them;
 // Version is the user's.
-func (s *Store) DeleteUser(ctx context.Context, id int64) (domain.Written[[]domain.URLRef], error) {
-	var w domain.Written[[]domain.URLRef]
+func (s *Store) DeleteUser(ctx context.Context, id int64) (domain.Written[domain.UserDeletion], error) {
+	var w domain.Written[domain.UserDeletion]
 	err := pgx.BeginFunc(ctx, s.rw, func(tx pgx.Tx) error {
 		const q = `UPDATE users SET deleted_at = now(), version = version + 1
-			WHERE id = $1 AND deleted_at IS NULL RETURNING version, deleted_at`
+			WHERE id = $1 AND deleted_at IS NULL AND ($2::bigint IS NULL OR id = $2) RETURNING version, deleted_at`
 		var at time.Time
-		if err := tx.QueryRow(ctx, q, id).Scan(&w.Version, &at); err != nil {
+		if err := tx.QueryRow(ctx, q, id, domain.OwnerOf(ctx)).Scan(&w.Version, &at); err != nil {
+			return err
+		}
+		// The user's keys die with them (their look-ups already refuse a deleted user's
+		// key; revoking makes it final and tells the caches). The user_deleted event
+		// records it: no event per key.
+		const qk = `UPDATE api_keys SET revoked_at = $2, version = version + 1
+			WHERE user_id = $1 AND revoked_at IS NULL RETURNING hash, version`
+		krows, _ := tx.Query(ctx, qk, id, at)
+		var err error
+		if w.Value.Keys, err = pgx.CollectRows(krows, pgx.RowToStructByPos[domain.KeyRef]); err != nil {
 			return err
 		}
 		const qu = `UPDATE urls SET deleted_at = $2, version = version + 1
 			WHERE user_id = $1 AND deleted_at IS NULL RETURNING id, short_code, version`
 		rows, _ := tx.Query(ctx, qu, id, at)
-		var err error
-		w.Value, err = pgx.CollectRows(rows, pgx.RowToStructByPos[domain.URLRef])
+		w.Value.URLs, err = pgx.CollectRows(rows, pgx.RowToStructByPos[domain.URLRef])
 		if err != nil {
 			return err
 		}
-		for _, g := range w.Value {
+		for _, g := range w.Value.URLs {
 			a, err := s.audit(domain.EventDeleted, &g.ID, &id, at, domain.URLDeletedDetails{Reason: domain.ReasonUserDeleted})
 			if err != nil {
 				return err

@@ -275,7 +275,7 @@ func TestDeleteUser(t *testing.T) {
 	before := db.pending(t)
 
 	goneW, err := db.DeleteUser(ctx, owner.ID)
-	gone, ver, audits := goneW.Value, goneW.Version, goneW.Audits
+	gone, ver, audits := goneW.Value.URLs, goneW.Version, goneW.Audits
 	if err != nil {
 		t.Fatal(err)
 	}

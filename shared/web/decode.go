@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/urlshort/shortener/shared/domain"
@@ -109,6 +110,53 @@ func (o *Object) Int(name string, required bool) *int64 {
 		return nil
 	}
 	return &n
+}
+
+// maxStrings bounds the elements of a string array field.
+const maxStrings = 100
+
+// Strings reads a field that must be an array of strings (at most 100); nil when absent or
+// wrong, an empty slice for [].
+func (o *Object) Strings(name string, required bool) []string {
+	raw, ok := o.field(name, required)
+	if !ok {
+		return nil
+	}
+	var ss []string
+	if raw[0] != '[' || json.Unmarshal(raw, &ss) != nil {
+		o.errs.Add(name, "must be an array of strings")
+		return nil
+	}
+	if len(ss) > maxStrings {
+		o.errs.Add(name, "must have at most "+strconv.Itoa(maxStrings)+" elements")
+		return nil
+	}
+	for _, s := range ss {
+		if msg := checkText(s); msg != "" {
+			o.errs.Add(name, msg)
+			return nil
+		}
+	}
+	if ss == nil {
+		ss = []string{}
+	}
+	return ss
+}
+
+// Time reads an RFC 3339 timestamp field ("2026-11-21T08:15:00Z", fractions and offsets
+// allowed), returned in UTC at the microsecond precision the database stores.
+func (o *Object) Time(name string, required bool) *time.Time {
+	s := o.String(name, required)
+	if s == nil {
+		return nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, *s)
+	if err != nil {
+		o.errs.Add(name, "must be an RFC 3339 timestamp such as 2026-11-21T08:15:00Z")
+		return nil
+	}
+	t = t.UTC().Truncate(time.Microsecond)
+	return &t
 }
 
 // Bool reads a boolean field (true or false, not a string).

@@ -31,7 +31,24 @@ type Router struct {
 	metrics *metrics.Metrics
 	log     *slog.Logger    // the default logger, with the function's name pre-encoded
 	quiet   map[string]bool // patterns of the Quiet routes
+	guard   Guard
+	inner   http.Handler // the mux, or what Wrap put around it
 }
+
+// Guard admits a request to the route with pattern, or answers it itself (401, 403,
+// 429) and returns false. The request it returns goes on to the handler, carrying what
+// the guard learnt (the principal). It sits in the router so that every route of every
+// function passes it, and no handler needs to remember it.
+type Guard interface {
+	Admit(w http.ResponseWriter, r *http.Request, pattern string) (*http.Request, bool)
+}
+
+// SetGuard puts g in front of every route added after it.
+func (rt *Router) SetGuard(g Guard) { rt.guard = g }
+
+// Wrap puts a handler around the whole router, inside its logging and metrics: what it
+// answers (CORS preflights) is counted and logged like every other request.
+func (rt *Router) Wrap(mw func(http.Handler) http.Handler) { rt.inner = mw(rt.mux) }
 
 // unmatchedPattern catches every request no route takes. Being the least specific
 // pattern, it never shadows a route; serveUnmatched then tells a 405 from a 404.
@@ -44,13 +61,23 @@ func NewRouter(m *metrics.Metrics, function string) *Router {
 		quiet: map[string]bool{},
 	}
 	rt.mux.HandleFunc(unmatchedPattern, rt.serveUnmatched)
+	rt.inner = rt.mux
 	return rt
 }
 
 // Handle adds routes.
 func (rt *Router) Handle(routes ...Route) {
 	for _, r := range routes {
-		rt.mux.Handle(r.Pattern, r.Handler)
+		var h http.Handler = r.Handler
+		if g := rt.guard; g != nil {
+			pattern, next := r.Pattern, r.Handler
+			h = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+				if req, ok := g.Admit(w, req, pattern); ok {
+					next(w, req)
+				}
+			})
+		}
+		rt.mux.Handle(r.Pattern, h)
 		if r.Quiet {
 			rt.quiet[r.Pattern] = true
 		}
@@ -110,9 +137,9 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Header[requestIDHeader] = s.id[:] // for RequestID
 	}
 
-	rt.mux.ServeHTTP(&s.statusWriter, r)
+	rt.inner.ServeHTTP(&s.statusWriter, r)
 	route := r.Pattern
-	if route == unmatchedPattern {
+	if route == unmatchedPattern || route == "" { // "": answered around the mux (a preflight)
 		route = "unmatched"
 	}
 	elapsed := time.Since(start)

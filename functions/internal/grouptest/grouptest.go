@@ -129,7 +129,7 @@ func Mount(t testing.TB, group string, o Options) *Env {
 		case routing.Health:
 			return health.Routes(health.Deps{DB: st, Cache: c, Metrics: m.Handler(), Observe: m.SetUp})
 		case routing.Users:
-			return users.Routes(users.Deps{Store: st, Cache: c, Publisher: pub, BodyLimit: bodyLimit, BulkLimit: bulkLimit, BulkTimeout: bulkTimeout})
+			return users.Routes(users.Deps{Store: st, Keys: st, Cache: c, Publisher: pub, BodyLimit: bodyLimit, BulkLimit: bulkLimit, BulkTimeout: bulkTimeout})
 		case routing.URLs:
 			return urls.Routes(urls.Deps{Store: st, Cache: c, Publisher: pub, BodyLimit: bodyLimit, BlockPrivateTargets: o.BlockPrivateTargets})
 		case routing.Redirect:
