@@ -88,7 +88,9 @@ func TestWrites(t *testing.T) {
 			"user:1": marker2, "url:10": marker2, "url:11": marker2, "code:aaaa": marker2, "code:bbbb": marker2,
 			"listver:urls": "2", "listver:users": "2",
 		}},
-		{"UserDeletedWithoutURLs", func(ctx context.Context, c *cache.Cache) { c.UserDeleted(ctx, domain.UserRef{ID: 2, Version: 2}, domain.UserDeletion{}) },
+		{"UserDeletedWithoutURLs", func(ctx context.Context, c *cache.Cache) {
+			c.UserDeleted(ctx, domain.UserRef{ID: 2, Version: 2}, domain.UserDeletion{})
+		},
 			map[string]string{"user:2": marker2, "listver:urls": "2", "listver:users": "2"}},
 		{"UsersImportingDropsItemsNotLists", func(ctx context.Context, c *cache.Cache) {
 			c.UsersImporting(ctx, []domain.UserRef{{ID: 1, Version: 2}, {ID: 2, Version: 3}})
