@@ -119,6 +119,17 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		fmt.Fprintln(stdout, "wrote", *htmlPath)
+		// The viral spike alone, the picture the guide links to.
+		for _, r := range runs {
+			if r.Scenario.Name != "viral-spike" {
+				continue
+			}
+			p := filepath.Join(filepath.Dir(*htmlPath), "viral-spike.html")
+			if err := writeFile(p, func(w io.Writer) { WriteHTML(w, []Run{r}, sets, meas, a, models) }); err != nil {
+				return err
+			}
+			fmt.Fprintln(stdout, "wrote", p)
+		}
 	}
 	return nil
 }
