@@ -24,4 +24,3 @@ func TestCommittedInputs(t *testing.T) {
 		}
 	}
 }
-
