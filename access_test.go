@@ -338,3 +338,110 @@ func TestAuthOffLeavesEverythingOpen(t *testing.T) {
 		}
 	}
 }
+
+// TestRateLimitWrites: RATE_LIMIT_WRITES limits POST/PUT/DELETE per client address with
+// access control off, per key with it on; reads are not counted; every limited answer
+// carries RateLimit-*, a refusal 429 JSON with Retry-After.
+func TestRateLimitWrites(t *testing.T) {
+	t.Parallel()
+	for _, keys := range []bool{false, true} {
+		t.Run(fmt.Sprintf("keys=%v", keys), func(t *testing.T) {
+			t.Parallel()
+			env := map[string]string{"RATE_LIMIT_WRITES": "3/m"}
+			key := ""
+			if keys {
+				env["AUTH_MODE"], env["ADMIN_API_KEY"] = "keys", adminKey
+			}
+			a := startAPI(t, env)
+			if keys {
+				// Creating the key is a write of the admin key, not of this one.
+				key, _ = a.mustKey(map[string]any{"name": "w", "scopes": []string{"write"}})
+			}
+			var statuses []int
+			for i := range 5 {
+				r := a.keyed(key, "POST", "/users", map[string]any{"username": "u", "email": fmt.Sprintf("r%d@example.com", i)})
+				statuses = append(statuses, r.status)
+				if r.header.Get("RateLimit-Limit") != "3" || r.header.Get("RateLimit-Reset") == "" {
+					t.Errorf("write %d: RateLimit headers %v", i, r.header)
+				}
+				if r.status == 429 && (r.header.Get("Retry-After") == "" || r.json(t)["error"] == nil) {
+					t.Errorf("429 without Retry-After or JSON error: %v %s", r.header, r.body)
+				}
+			}
+			if fmt.Sprint(statuses) != "[201 201 201 429 429]" {
+				t.Errorf("statuses %v, want three 201 then 429", statuses)
+			}
+			if r := a.keyed(key, "GET", "/users", nil); r.status != 200 {
+				t.Errorf("a read after the limit: %d", r.status)
+			}
+			if keys {
+				other, _ := a.mustKey(map[string]any{"name": "w2", "scopes": []string{"write"}})
+				if r := a.keyed(other, "POST", "/users", map[string]any{"username": "u", "email": "other@example.com"}); r.status != 201 {
+					t.Errorf("another key's first write: %d, want its own limit", r.status)
+				}
+			}
+		})
+	}
+}
+
+// TestRateLimitRedirectsTrustedProxies: RATE_LIMIT_REDIRECTS counts per client address,
+// read from X-Forwarded-For only when the peer is a trusted proxy.
+func TestRateLimitRedirectsTrustedProxies(t *testing.T) {
+	t.Parallel()
+	a := startAPI(t, map[string]string{"RATE_LIMIT_REDIRECTS": "2/m", "TRUSTED_PROXIES": "127.0.0.1"})
+	user := a.createUser()
+	code := a.createURL(user, "https://example.com/")["short_code"].(string)
+	get := func(xff string) int {
+		req, _ := http.NewRequest("GET", a.srv.URL+"/"+code, nil)
+		if xff != "" {
+			req.Header.Set("X-Forwarded-For", xff)
+		}
+		res, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	got := []int{get("203.0.113.7"), get("203.0.113.7"), get("203.0.113.7"), get("198.51.100.9"), get("1.2.3.4, 198.51.100.9")}
+	if fmt.Sprint(got) != "[302 302 429 302 302]" {
+		t.Errorf("statuses %v: want the third of one client refused, another client (also behind a spoofed hop) let through", got)
+	}
+}
+
+// TestCORS: CORS_ALLOWED_ORIGINS answers preflights from those origins with 204, without
+// a key, and marks their answers; other origins get no CORS headers.
+func TestCORS(t *testing.T) {
+	t.Parallel()
+	a := keysOn(t, map[string]string{"CORS_ALLOWED_ORIGINS": "https://app.example.com"})
+	pre := func(origin string) *http.Response {
+		req, _ := http.NewRequest("OPTIONS", a.srv.URL+"/urls", nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		req.Header.Set("Access-Control-Request-Headers", "authorization, content-type")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res
+	}
+	if res := pre("https://app.example.com"); res.StatusCode != 204 || res.Header.Get("Access-Control-Allow-Origin") != "https://app.example.com" ||
+		!strings.Contains(res.Header.Get("Access-Control-Allow-Headers"), "Authorization") {
+		t.Errorf("allowed preflight: %d %v", res.StatusCode, res.Header)
+	}
+	if res := pre("https://evil.example"); res.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("disallowed origin got CORS headers: %v", res.Header)
+	}
+	req, _ := http.NewRequest("GET", a.srv.URL+"/users", nil)
+	req.Header.Set("Origin", "https://app.example.com")
+	req.Header.Set("X-Api-Key", adminKey)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 || res.Header.Get("Access-Control-Allow-Origin") != "https://app.example.com" {
+		t.Errorf("simple request: %d %v", res.StatusCode, res.Header)
+	}
+}

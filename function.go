@@ -141,10 +141,16 @@ func (f *Function) Start(ctx context.Context, args map[string]string) error {
 		st.Close()
 		return fmt.Errorf("ADMIN_API_KEY is %d characters: want at least %d random ones", len(cfg.AdminAPIKey), minAdminKey)
 	}
-	if g := access.NewGuard(access.Options{
-		Keys: cfg.AuthMode == "keys", AdminKey: cfg.AdminAPIKey, Store: st, Cache: c,
-	}); g != nil {
-		rt.SetGuard(g)
+	edge, err := newEdge(cfg, st, c)
+	if err != nil {
+		st.Close()
+		return err
+	}
+	if edge.guard != nil {
+		rt.SetGuard(edge.guard)
+	}
+	if edge.cors != nil {
+		rt.Wrap(edge.cors.Wrap)
 	}
 	rt.Handle(health.Routes(health.Deps{DB: st, Cache: c, Metrics: m.Handler(), Observe: m.SetUp})...)
 	groups := map[string][]web.Route{
@@ -172,6 +178,45 @@ func (f *Function) Start(ctx context.Context, args map[string]string) error {
 	slog.Info("function started", "function", label, "cache", c != nil, "sink", cfg.Sink != "" || local != nil,
 		"gogc", gogc, "memory_limit", memLimit)
 	return nil
+}
+
+// edge is what stands in front of every route: the guard (keys, scopes, limits) and CORS.
+type edge struct {
+	guard *access.Guard
+	cors  *access.CORS
+}
+
+// newEdge builds the edge the configuration asks for; nil parts are off.
+func newEdge(cfg config.Config, st *store.Store, c *cache.Cache) (edge, error) {
+	var e edge
+	writes, err := access.ParseRate(cfg.RateLimitWrites)
+	if err != nil {
+		return e, fmt.Errorf("RATE_LIMIT_WRITES: %w", err)
+	}
+	redirects, err := access.ParseRate(cfg.RateLimitRedirects)
+	if err != nil {
+		return e, fmt.Errorf("RATE_LIMIT_REDIRECTS: %w", err)
+	}
+	trusted, err := access.ParseTrusted(cfg.TrustedProxies)
+	if err != nil {
+		return e, fmt.Errorf("TRUSTED_PROXIES: %w", err)
+	}
+	o := access.Options{
+		Keys: cfg.AuthMode == "keys", AdminKey: cfg.AdminAPIKey, Store: st, Cache: c,
+		ClientKey: func(r *http.Request) string { return access.AddrKey(access.ClientAddr(r, trusted)) },
+	}
+	if !writes.IsZero() || !redirects.IsZero() {
+		wl, rl := access.NewLimiter(c, "writes", writes), access.NewLimiter(c, "redirects", redirects)
+		o.Limits = func(w http.ResponseWriter, r *http.Request, key string, redirect bool) bool {
+			if redirect {
+				return rl.Admit(w, r, key)
+			}
+			return wl.Admit(w, r, key)
+		}
+	}
+	e.guard = access.NewGuard(o)
+	e.cors = access.NewCORS(cfg.CORSAllowedOrigins)
+	return e, nil
 }
 
 // minAdminKey is the shortest ADMIN_API_KEY accepted: 16 characters of a random string
