@@ -169,6 +169,12 @@ var noFollow = &http.Client{
 
 func call(t testing.TB, method, url string, body any) (int, map[string]any, http.Header) {
 	t.Helper()
+	return callKeyed(t, "", method, url, body)
+}
+
+// callKeyed is call with an API key (none when empty).
+func callKeyed(t testing.TB, key, method, url string, body any) (int, map[string]any, http.Header) {
+	t.Helper()
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -176,6 +182,9 @@ func call(t testing.TB, method, url string, body any) (int, map[string]any, http
 	}
 	req, _ := http.NewRequest(method, url, rd)
 	req.Header.Set("Content-Type", "application/json")
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
 	res, err := noFollow.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
