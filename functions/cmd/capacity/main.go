@@ -11,6 +11,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -53,20 +55,27 @@ type Output struct {
 
 // Function is one function's figures.
 type Function struct {
-	Request           string       `json:"request"`
-	Metric            string       `json:"metric"`
-	Target            float64      `json:"target"`
-	Utilization       float64      `json:"utilization"`
-	LoadConcurrency   int          `json:"load_concurrency"`
-	Seconds           float64      `json:"seconds"`
-	Requests          int          `json:"requests"`
-	Unexpected        int          `json:"unexpected_statuses"`
-	RequestsPerSecond float64      `json:"requests_per_second"`
-	LatencyP50Ms      float64      `json:"latency_p50_ms"`
-	LatencyP90Ms      float64      `json:"latency_p90_ms"`
-	LatencyP99Ms      float64      `json:"latency_p99_ms"`
-	LatencyMaxMs      float64      `json:"latency_max_ms"`
-	StartToReady      StartToReady `json:"start_to_ready_ms"`
+	Request     string  `json:"request"`
+	Metric      string  `json:"metric"`
+	Target      float64 `json:"target"`
+	Utilization float64 `json:"utilization"`
+	// AsDeployed lists where the process departs from its func.yaml, and why.
+	AsDeployed        []string `json:"as_deployed_except"`
+	LoadConcurrency   int      `json:"load_concurrency"`
+	Seconds           float64  `json:"seconds"`
+	Requests          int      `json:"requests"`
+	Unexpected        int      `json:"unexpected_statuses"`
+	RequestsPerSecond float64  `json:"requests_per_second"`
+	// CPUSeconds is what the server process used during the measured run, and
+	// RequestsPerCPU the requests per CPU-second: the capacity of one CPU, whatever else
+	// the machine's cores were doing meanwhile (the wall-clock rate above drops with it).
+	CPUSeconds     float64      `json:"cpu_seconds"`
+	RequestsPerCPU float64      `json:"requests_per_cpu_second"`
+	LatencyP50Ms   float64      `json:"latency_p50_ms"`
+	LatencyP90Ms   float64      `json:"latency_p90_ms"`
+	LatencyP99Ms   float64      `json:"latency_p99_ms"`
+	LatencyMaxMs   float64      `json:"latency_max_ms"`
+	StartToReady   StartToReady `json:"start_to_ready_ms"`
 }
 
 // StartToReady is exec → readiness 200 over several starts of a process.
@@ -111,7 +120,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	env := &environment{bin: *bin, deps: deps, prefix: fmt.Sprintf("capacity:%d:", time.Now().UnixNano())}
+	env := &environment{bin: *bin, deps: deps, prefix: fmt.Sprintf("capacity:%d:", time.Now().UnixNano()), adminKey: randomKey()}
 	fx, err := setUp(ctx, env)
 	if err != nil {
 		return fmt.Errorf("set up: %w", err)
@@ -148,8 +157,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		f.StartToReady = str
 		res.Functions[name] = f
-		fmt.Fprintf(stdout, "%-13s %-32s c=%-3d %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  start→ready p50 %4.0f ms (max %4.0f)  unexpected %d\n",
-			name, f.Request, f.LoadConcurrency, f.RequestsPerSecond, f.LatencyP50Ms, f.LatencyP99Ms, str.P50, str.Max, f.Unexpected)
+		fmt.Fprintf(stdout, "%-13s %-32s c=%-3d %8.0f req/s  %8.0f req/CPU-s  p50 %6.2f ms  p99 %6.2f ms  start→ready p50 %4.0f ms (max %4.0f)  unexpected %d\n",
+			name, f.Request, f.LoadConcurrency, f.RequestsPerSecond, f.RequestsPerCPU, f.LatencyP50Ms, f.LatencyP99Ms, str.P50, str.Max, f.Unexpected)
 	}
 	if *out == "" {
 		return nil
@@ -197,6 +206,13 @@ func devDeps(ctx context.Context, dir string, stderr io.Writer) ([]string, error
 		return nil, fmt.Errorf("devdeps: %w", err)
 	}
 	return strings.Fields(string(out)), nil
+}
+
+// randomKey is an admin key for the run: 32 hex characters from crypto/rand.
+func randomKey() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // machine describes the CPU the figures come from.

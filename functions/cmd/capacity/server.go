@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -27,9 +28,10 @@ import (
 
 // environment is what every server process of the run shares.
 type environment struct {
-	bin    string
-	deps   []string // DATABASE_URL=… and VALKEY_URL=… from devdeps
-	prefix string   // a Valkey key prefix of the run's own
+	bin      string
+	adminKey string   // ADMIN_API_KEY of every function whose func.yaml takes one from a Secret
+	deps     []string // DATABASE_URL=… and VALKEY_URL=… from devdeps
+	prefix   string   // a Valkey key prefix of the run's own
 }
 
 // dep returns devdeps's value of key ("" if it printed none: no Redis).
@@ -69,6 +71,16 @@ func (e *environment) processEnv(name string, d *deployed, addr string) ([]strin
 			env = append(env, k+"="+v)
 		}
 		env = append(env, "K_SERVICE="+name, "GOMAXPROCS=1")
+		if d.Refs["ADMIN_API_KEY"] {
+			env = append(env, "ADMIN_API_KEY="+e.adminKey)
+		}
+		for _, k := range []string{"RATE_LIMIT_WRITES", "RATE_LIMIT_REDIRECTS"} {
+			if d.Envs[k] != "" {
+				// A per-key or per-address limit would refuse a benchmark that is one
+				// client with one key; the limiter still runs, at the highest rate it takes.
+				env = append(env, k+"="+unlimited)
+			}
+		}
 		if d.MemoryLimit != "" {
 			limit, err := memoryLimitBytes(d.MemoryLimit)
 			if err != nil {
@@ -88,6 +100,34 @@ func (e *environment) processEnv(name string, d *deployed, addr string) ([]strin
 		env = append(env, "DATABASE_RO_URL="+db)
 	}
 	return env, nil
+}
+
+// unlimited is the highest rate access.ParseRate takes.
+const unlimited = "1000000/s"
+
+// overrides says how the run departs from func.yaml for name, for the output file.
+func overrides(d *deployed) []string {
+	out := []string{"GOMAXPROCS=1", "DATABASE_URL (and DATABASE_RO_URL) → the local PostgreSQL"}
+	if d.Refs["VALKEY_PASSWORD"] || d.Envs["VALKEY_SENTINEL_ADDRS"] != "" {
+		out = append(out, "VALKEY_SENTINEL_* → VALKEY_URL, the local Redis")
+	}
+	if d.Refs["ADMIN_API_KEY"] {
+		out = append(out, "ADMIN_API_KEY → a random one, sent as Authorization: Bearer on every request")
+	}
+	for _, k := range []string{"RATE_LIMIT_WRITES", "RATE_LIMIT_REDIRECTS"} {
+		if v := d.Envs[k]; v != "" {
+			out = append(out, k+" "+v+" → "+unlimited+" (one client, one key)")
+		}
+	}
+	for k := range d.Refs {
+		switch k {
+		case "DATABASE_URL", "DATABASE_RO_URL", "VALKEY_PASSWORD", "ADMIN_API_KEY":
+		default:
+			out = append(out, k+" unset (a cluster reference)")
+		}
+	}
+	slices.Sort(out[2:])
+	return out
 }
 
 // process is one running server.
@@ -309,26 +349,44 @@ func measureLoad(ctx context.Context, e *environment, name string, d *deployed, 
 		Transport:     &http.Transport{MaxIdleConnsPerHost: conc * 2, DisableCompression: true},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	if _, _, err := drive(ctx, client, base, w, conc, warmup); err != nil {
+	if d.Envs["AUTH_MODE"] != "" {
+		inner := w.request
+		w.request = func(base string) (*http.Request, error) {
+			r, err := inner(base)
+			if err == nil {
+				r.Header.Set("Authorization", "Bearer "+e.adminKey)
+			}
+			return r, err
+		}
+	}
+	if _, _, err := drive(ctx, client, base, w, conc, warmup); err != nil && !errors.As(err, new(errUnexpected)) {
 		return Function{}, fmt.Errorf("warm-up: %w: %s", err, tail(p.stderr.String()))
+	}
+	cpu0, err := cpuSeconds(p.cmd.Process.Pid)
+	if err != nil {
+		return Function{}, err
 	}
 	t0 := time.Now()
 	lat, bad, err := drive(ctx, client, base, w, conc, duration)
 	elapsed := time.Since(t0)
+	var unexpected errUnexpected
+	if err != nil && !(errors.As(err, &unexpected) && bad*100 <= len(lat)) {
+		return Function{}, err
+	}
+	cpu1, err := cpuSeconds(p.cmd.Process.Pid)
 	if err != nil {
 		return Function{}, err
 	}
 	if len(lat) == 0 {
 		return Function{}, fmt.Errorf("no request completed")
 	}
-	if bad*100 > len(lat) {
-		return Function{}, fmt.Errorf("%d of %d answers unexpected: %s", bad, len(lat), tail(p.stderr.String()))
-	}
 	slices.Sort(lat)
 	return Function{
 		Request: w.describe, Metric: d.Metric, Target: d.Target, Utilization: d.Utilization,
-		LoadConcurrency: conc, Seconds: round2(elapsed.Seconds()), Requests: len(lat), Unexpected: bad,
+		AsDeployed: overrides(d), LoadConcurrency: conc, Seconds: round2(elapsed.Seconds()), Requests: len(lat), Unexpected: bad,
 		RequestsPerSecond: round2(float64(len(lat)) / elapsed.Seconds()),
+		CPUSeconds:        round2(cpu1 - cpu0),
+		RequestsPerCPU:    round2(float64(len(lat)) / (cpu1 - cpu0)),
 		LatencyP50Ms:      round3(quantile(lat, 0.5)), LatencyP90Ms: round3(quantile(lat, 0.9)),
 		LatencyP99Ms: round3(quantile(lat, 0.99)), LatencyMaxMs: round3(lat[len(lat)-1]),
 	}, nil
@@ -343,6 +401,7 @@ func drive(ctx context.Context, client *http.Client, base string, w load, conc i
 	var all []float64
 	bad := 0
 	var firstErr error
+	firstBad := ""
 	var wg sync.WaitGroup
 	for range conc {
 		wg.Add(1)
@@ -369,11 +428,17 @@ func drive(ctx context.Context, client *http.Client, base string, w load, conc i
 					mu.Unlock()
 					return
 				}
+				body, _ := io.ReadAll(io.LimitReader(res.Body, 512))
 				io.Copy(io.Discard, res.Body)
 				res.Body.Close()
 				mine = append(mine, float64(time.Since(t).Nanoseconds())/1e6)
 				if !w.ok(res.StatusCode) {
 					myBad++
+					mu.Lock()
+					if firstBad == "" {
+						firstBad = fmt.Sprintf("%d %s", res.StatusCode, body)
+					}
+					mu.Unlock()
 				}
 			}
 			mu.Lock()
@@ -383,7 +448,42 @@ func drive(ctx context.Context, client *http.Client, base string, w load, conc i
 		}()
 	}
 	wg.Wait()
+	if bad > 0 && firstErr == nil {
+		firstErr = errUnexpected{bad, len(all), firstBad}
+	}
 	return all, bad, firstErr
+}
+
+// errUnexpected reports answers with a status the workload does not expect, with the
+// first of them.
+type errUnexpected struct {
+	bad, all int
+	first    string
+}
+
+func (e errUnexpected) Error() string {
+	return fmt.Sprintf("%d of %d answers unexpected, the first: %s", e.bad, e.all, e.first)
+}
+
+// cpuSeconds is the CPU time (user + system) process pid has used, from /proc/<pid>/stat,
+// whose times are in USER_HZ ticks: 100 a second on every Linux ABI.
+func cpuSeconds(pid int) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) is in parentheses and may hold spaces; count after it.
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(fields) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(fields))
+	}
+	utime, err1 := strconv.ParseFloat(fields[11], 64)
+	stime, err2 := strconv.ParseFloat(fields[12], 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: utime %q, stime %q", pid, fields[11], fields[12])
+	}
+	return (utime + stime) / 100, nil
 }
 
 // quantile returns the q-quantile of sorted values (nearest rank).

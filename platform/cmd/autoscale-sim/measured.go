@@ -23,6 +23,7 @@ type MeasuredFunction struct {
 	Request           string       `json:"request"`
 	LoadConcurrency   int          `json:"load_concurrency"`
 	RequestsPerSecond float64      `json:"requests_per_second"`
+	RequestsPerCPU    float64      `json:"requests_per_cpu_second"`
 	LatencyP50Ms      float64      `json:"latency_p50_ms"`
 	LatencyP99Ms      float64      `json:"latency_p99_ms"`
 	StartToReady      StartToReady `json:"start_to_ready_ms"`
@@ -59,8 +60,14 @@ func (m *Measured) Model(fn string, a Assumptions) (Model, error) {
 	if !ok {
 		return Model{}, fmt.Errorf("no measurement of %s in the measured file (make capacity)", fn)
 	}
+	// Requests per CPU-second of the server process is the capacity of one CPU whatever
+	// else the machine did during the run; older files have only the wall-clock rate.
+	capacity := f.RequestsPerCPU
+	if capacity <= 0 {
+		capacity = f.RequestsPerSecond
+	}
 	return Model{
-		CapacityPerCPU: f.RequestsPerSecond,
+		CapacityPerCPU: capacity,
 		Latency:        time.Duration(f.LatencyP50Ms * float64(time.Millisecond)),
 		ProcessStart:   time.Duration(f.StartToReady.P50 * float64(time.Millisecond)),
 		PodOverhead:    a.PodOverhead,
