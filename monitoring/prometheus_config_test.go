@@ -146,3 +146,35 @@ func sourceNames(rc *relabel.Config) []string {
 	}
 	return s
 }
+
+// TestClassicHistogramsKept: the functions' job keeps the classic buckets of histograms
+// that are native ones too, in prometheus.yml and in the PodMonitor, so turning on native
+// histogram ingestion cannot take away the _bucket series that the latency rules and
+// panels read.
+func TestClassicHistogramsKept(t *testing.T) {
+	cfg := loadPrometheusConfig(t)
+	scs, err := cfg.GetScrapeConfigs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, sc := range scs {
+		if sc.JobName == "shortener-functions" {
+			found = true
+			if sc.AlwaysScrapeClassicHistograms == nil || !*sc.AlwaysScrapeClassicHistograms {
+				t.Errorf("%s: job shortener-functions does not set always_scrape_classic_histograms", prometheusConfigPath)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("%s: no job shortener-functions", prometheusConfigPath)
+	}
+	const path = "k8s/podmonitors.yaml"
+	for i := range yamlDocs(t, path) {
+		var pm monitoringv1.PodMonitor
+		decodeStrict(t, path, i, &pm)
+		if pm.Name == "shortener-functions" && (pm.Spec.ScrapeClassicHistograms == nil || !*pm.Spec.ScrapeClassicHistograms) {
+			t.Errorf("%s: PodMonitor shortener-functions does not set scrapeClassicHistograms: true", path)
+		}
+	}
+}
