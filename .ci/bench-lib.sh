@@ -11,12 +11,14 @@ start_api() {
 }
 
 # make_url PORT waits for the server, creates a user and a URL, and prints the short code.
+# BENCH_KEY, when set, is sent as the API key (a server with AUTH_MODE=keys).
 make_url() {
   local port=$1 uid
+  local auth=(-H "X-Api-Key: ${BENCH_KEY:-}")
   for _ in $(seq 50); do curl -sf "localhost:$port/ready" >/dev/null && break; sleep 0.2; done
-  uid=$(curl -sf -XPOST "localhost:$port/users" -H 'Content-Type: application/json' \
+  uid=$(curl -sf -XPOST "localhost:$port/users" -H 'Content-Type: application/json' "${auth[@]}" \
     -d "{\"username\":\"bench\",\"email\":\"bench$port@example.com\"}" | sed 's/.*"id":\([0-9]*\).*/\1/')
-  curl -sf -XPOST "localhost:$port/urls" -H 'Content-Type: application/json' \
+  curl -sf -XPOST "localhost:$port/urls" -H 'Content-Type: application/json' "${auth[@]}" \
     -d "{\"user_id\":$uid,\"original_url\":\"https://example.com/\"}" | sed 's/.*"short_code":"\([^"]*\)".*/\1/'
 }
 
