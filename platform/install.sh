@@ -127,6 +127,13 @@ if ! kubectl -n "$NS" get secret valkey-auth >/dev/null 2>&1; then
   kubectl -n "$NS" create secret generic valkey-auth \
     --from-literal=password="$(head -c 24 /dev/urandom | od -An -vtx1 | tr -d ' \n')"
 fi
+# The admin API key (ADMIN_API_KEY of the functions, platform/README.md "Access control"):
+# generated once, never replaced by a re-run. Shaped like the keys the API issues (shk_ and
+# 24 random bytes, base64url), and passed on stdin so it never shows in a process list.
+if ! kubectl -n "$NS" get secret shortener-admin-api-key >/dev/null 2>&1; then
+  printf 'shk_%s' "$(head -c 24 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')" |
+    kubectl -n "$NS" create secret generic shortener-admin-api-key --from-file=key=/dev/stdin
+fi
 apply_kustomization "$here/shortener"
 echo "    waiting for PostgreSQL (first start: initdb and two replicas, a few minutes)"
 kubectl -n "$NS" wait --for=condition=Ready cluster.postgresql.cnpg.io/shortener-db --timeout=900s

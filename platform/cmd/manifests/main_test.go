@@ -16,6 +16,14 @@ func TestRenderToStdoutAndDir(t *testing.T) {
 	if n := strings.Count(out.String(), "kind: Service"); n != 6 {
 		t.Errorf("%d Services rendered, want 6", n)
 	}
+	// The five public functions read the admin key from the install's Secret; no key is in
+	// the manifests themselves.
+	if n := strings.Count(out.String(), "name: shortener-admin-api-key"); n != 5 {
+		t.Errorf("%d Services read the admin key Secret, want 5", n)
+	}
+	if strings.Contains(out.String(), "shk_") {
+		t.Error("an API key is rendered into the manifests")
+	}
 	dir := t.TempDir()
 	if err := run([]string{"-out", dir}, &out); err != nil {
 		t.Fatal(err)

@@ -27,10 +27,11 @@ import (
 
 // pod is what a workload will run: its namespace, labels and the Secrets it reads.
 type pod struct {
-	owner     string
-	namespace string
-	labels    map[string]string
-	secrets   []string
+	owner      string
+	namespace  string
+	labels     map[string]string
+	secrets    []string
+	configMaps []string // name/key of each configMapKeyRef
 }
 
 // pods lists the pods the objects will create, including those an operator makes (the
@@ -41,6 +42,7 @@ func pods(docs []*Doc) []pod {
 		p := pod{owner: d.String(), namespace: d.Namespace(), labels: l}
 		if spec != nil {
 			p.secrets = podSecrets(*spec)
+			p.configMaps = podConfigMapKeys(*spec)
 		}
 		out = append(out, p)
 	}
@@ -95,6 +97,19 @@ func podSecrets(spec corev1.PodSpec) []string {
 	return s
 }
 
+// podConfigMapKeys lists the name/key of every configMapKeyRef of the pod's containers.
+func podConfigMapKeys(spec corev1.PodSpec) []string {
+	var s []string
+	for _, c := range append(append([]corev1.Container{}, spec.InitContainers...), spec.Containers...) {
+		for _, e := range c.Env {
+			if e.ValueFrom != nil && e.ValueFrom.ConfigMapKeyRef != nil && (e.ValueFrom.ConfigMapKeyRef.Optional == nil || !*e.ValueFrom.ConfigMapKeyRef.Optional) {
+				s = append(s, e.ValueFrom.ConfigMapKeyRef.Name+"/"+e.ValueFrom.ConfigMapKeyRef.Key)
+			}
+		}
+	}
+	return s
+}
+
 // AppNamespace is the namespace whose Secrets we create (or CloudNativePG does for us).
 const AppNamespace = "shortener"
 
@@ -117,8 +132,14 @@ func CrossCheck(docs []*Doc, external map[string]bool) error {
 		return false
 	}
 	exists := map[string]bool{} // kind/namespace/name
+	cmKeys := map[string]bool{} // namespace/name/key of every ConfigMap's data
 	for _, d := range docs {
 		exists[d.GVK.Kind+"/"+d.Namespace()+"/"+d.Name()] = true
+		if cm, ok := d.Obj.(*corev1.ConfigMap); ok {
+			for k := range cm.Data {
+				cmKeys[d.Namespace()+"/"+d.Name()+"/"+k] = true
+			}
+		}
 	}
 	ref := func(d *Doc, what string, r *duckv1.KReference, ns string) {
 		if r == nil {
@@ -192,6 +213,12 @@ func CrossCheck(docs []*Doc, external map[string]bool) error {
 			key := p.namespace + "/" + s
 			if !exists["Secret/"+key] && !external[key] {
 				errs = append(errs, fmt.Errorf("%s: reads Secret %s, which nothing creates", p.owner, key))
+			}
+		}
+		for _, ref := range p.configMaps {
+			// A pod whose configMapKeyRef misses does not start (CreateContainerConfigError).
+			if !cmKeys[p.namespace+"/"+ref] {
+				errs = append(errs, fmt.Errorf("%s: reads ConfigMap key %s/%s, which no ConfigMap has", p.owner, p.namespace, ref))
 			}
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -19,6 +20,8 @@ case "$*" in
   "get crd podmonitors.monitoring.coreos.com") exit 1 ;;
   "get crd"*) ;;
   *"get secret valkey-auth") [ -n "$FAKE_VALKEY_EXISTS" ] || exit 1 ;;
+  *"get secret shortener-admin-api-key") [ -n "$FAKE_ADMIN_KEY_EXISTS" ] || exit 1 ;;
+  *"=/dev/stdin"*) printf 'stdin: %s\n' "$(cat)" >> "$FAKE_LOG" ;;
   *"jsonpath={.data.username}") printf c2hvcnRlbmVy ;;
   *"jsonpath={.data.password}") printf 'cGEkJHcvcmQ=' ;;
   *"jsonpath={.data.dbname}") printf c2hvcnRlbmVy ;;
@@ -94,6 +97,7 @@ func TestInstallOrder(t *testing.T) {
 		"-n cnpg-system wait --for=condition=Available",
 		"shortener/namespace.yaml",
 		"create secret generic valkey-auth",
+		"create secret generic shortener-admin-api-key",
 		"cluster.postgresql.cnpg.io/shortener-db",
 		"rollout status deployment/shortener-db-pooler-rw",
 		"rollout status statefulset/valkey-sentinel",
@@ -130,6 +134,18 @@ func TestInstallOrder(t *testing.T) {
 			t.Errorf("pooler secret: want %s in %q", want, pooler)
 		}
 	}
+	// The admin key: shaped like the API's own keys (shared/access: shk_ and 24 random bytes
+	// in base64url), given on stdin, never on a command line.
+	stdin := calls[idx("stdin: ")]
+	key := strings.TrimPrefix(stdin, "stdin: ")
+	if !regexp.MustCompile(`^shk_[A-Za-z0-9_-]{32}$`).MatchString(key) {
+		t.Errorf("admin key %q: want shk_ and 32 base64url characters", key)
+	}
+	for _, c := range calls {
+		if c != stdin && strings.Contains(c, key) {
+			t.Errorf("the admin key shows in a command line: %q", c)
+		}
+	}
 	for _, c := range calls {
 		if strings.HasPrefix(c, "apply") && !strings.Contains(c, "--server-side") && !strings.Contains(c, "-f -") {
 			t.Errorf("client-side apply of a file: %q", c)
@@ -137,19 +153,37 @@ func TestInstallOrder(t *testing.T) {
 	}
 }
 
-// TestInstallIdempotentSecrets: a second run keeps the Valkey password.
+// TestInstallIdempotentSecrets: a second run keeps the Valkey password and the admin key;
+// an install from before access control keeps its password and gets an admin key.
 func TestInstallIdempotentSecrets(t *testing.T) {
 	if _, err := exec.LookPath("bash"); err != nil {
 		t.Skip("no bash")
 	}
-	out, calls, err := runInstall(t, "PUBLIC_HOST=short.example.org", "FAKE_VALKEY_EXISTS=1")
-	if err != nil {
-		t.Fatalf("install.sh failed: %v\n%s", err, out)
-	}
-	for _, c := range calls {
-		if strings.Contains(c, "create secret generic valkey-auth") {
-			t.Error("valkey-auth was recreated although it exists")
-		}
+	for name, tc := range map[string]struct {
+		env     []string
+		created map[string]bool
+	}{
+		"SecondRun":    {[]string{"FAKE_VALKEY_EXISTS=1", "FAKE_ADMIN_KEY_EXISTS=1"}, map[string]bool{"valkey-auth": false, "shortener-admin-api-key": false}},
+		"BeforeKeys":   {[]string{"FAKE_VALKEY_EXISTS=1"}, map[string]bool{"valkey-auth": false, "shortener-admin-api-key": true}},
+		"FreshInstall": {nil, map[string]bool{"valkey-auth": true, "shortener-admin-api-key": true}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			out, calls, err := runInstall(t, append([]string{"PUBLIC_HOST=short.example.org"}, tc.env...)...)
+			if err != nil {
+				t.Fatalf("install.sh failed: %v\n%s", err, out)
+			}
+			for secret, want := range tc.created {
+				got := false
+				for _, c := range calls {
+					if strings.Contains(c, "create secret generic "+secret+" ") {
+						got = true
+					}
+				}
+				if got != want {
+					t.Errorf("%s created: %v, want %v", secret, got, want)
+				}
+			}
+		})
 	}
 }
 

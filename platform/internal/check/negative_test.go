@@ -395,7 +395,11 @@ func TestNegativeRoutes(t *testing.T) {
 			mws["host-events"].Spec.Headers.CustomRequestHeaders["Host"] = "events.default." + domain
 		},
 		"MiddlewareSwapped": func(ir *IngressRoute, _ map[string]*Middleware) {
-			ir.Spec.Routes[0].Middlewares[0].Name = "host-users"
+			for i, ref := range ir.Spec.Routes[0].Middlewares {
+				if ref.Name == "host-health" {
+					ir.Spec.Routes[0].Middlewares[i].Name = "host-users"
+				}
+			}
 		},
 		"NotThroughKourier": func(ir *IngressRoute, _ map[string]*Middleware) {
 			ir.Spec.Routes[1].Services[0].Name = "users"

@@ -3,8 +3,12 @@ package check
 import (
 	"errors"
 	"fmt"
+	"net/http"
+	"net/netip"
 	"regexp"
+	"slices"
 	"strings"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -70,6 +74,103 @@ type MiddlewareSpec struct {
 	Headers          *Headers          `json:"headers,omitempty"`
 	RedirectScheme   *RedirectScheme   `json:"redirectScheme,omitempty"`
 	ReplacePathRegex *ReplacePathRegex `json:"replacePathRegex,omitempty"`
+	RateLimit        *RateLimit        `json:"rateLimit,omitempty"`
+}
+
+// RateLimit is Traefik's rateLimit middleware (v1alpha1 RateLimit): a token bucket per
+// source that refills Average tokens per Period and holds Burst.
+type RateLimit struct {
+	Average         *int64              `json:"average,omitempty"`
+	Period          *intstr.IntOrString `json:"period,omitempty"`
+	Burst           *int64              `json:"burst,omitempty"`
+	SourceCriterion *SourceCriterion    `json:"sourceCriterion,omitempty"`
+}
+
+// SourceCriterion is how Traefik groups requests into one bucket (dynamic.SourceCriterion);
+// its fields are mutually exclusive, and none set means the connection's peer address.
+type SourceCriterion struct {
+	IPStrategy        *IPStrategy `json:"ipStrategy,omitempty"`
+	RequestHeaderName string      `json:"requestHeaderName,omitempty"`
+	RequestHost       bool        `json:"requestHost,omitempty"`
+}
+
+// IPStrategy picks the client address (dynamic.IPStrategy): Depth > 0 takes the Depth-th
+// address from the right of X-Forwarded-For, ExcludedIPs the first from the right not in
+// the list; neither is the connection's peer.
+type IPStrategy struct {
+	Depth       int      `json:"depth,omitempty"`
+	ExcludedIPs []string `json:"excludedIPs,omitempty"`
+	IPv6Subnet  *int     `json:"ipv6Subnet,omitempty"`
+}
+
+// PeriodDuration is the refill period: an integer is seconds, a string a Go duration; unset is 1s.
+func (r *RateLimit) PeriodDuration() (time.Duration, error) {
+	if r.Period == nil {
+		return time.Second, nil
+	}
+	if r.Period.Type == intstr.Int {
+		return time.Duration(r.Period.IntVal) * time.Second, nil
+	}
+	return time.ParseDuration(r.Period.StrVal)
+}
+
+// PerSecond is the sustained rate the bucket allows.
+func (r *RateLimit) PerSecond() (float64, error) {
+	p, err := r.PeriodDuration()
+	if err != nil || r.Average == nil || p <= 0 {
+		return 0, err
+	}
+	return float64(*r.Average) / p.Seconds(), nil
+}
+
+// ByPeer reports whether buckets are per connection peer (no X-Forwarded-For is read).
+func (r *RateLimit) ByPeer() bool {
+	c := r.SourceCriterion
+	if c == nil {
+		return true
+	}
+	return c.RequestHeaderName == "" && !c.RequestHost &&
+		(c.IPStrategy == nil || (c.IPStrategy.Depth <= 0 && len(c.IPStrategy.ExcludedIPs) == 0))
+}
+
+func (r *RateLimit) check() error {
+	var errs []error
+	if r.Average == nil || *r.Average <= 0 {
+		errs = append(errs, errors.New("rateLimit.average: must be above 0 (0 turns the limit off)"))
+	}
+	if r.Burst != nil && *r.Burst < 1 {
+		errs = append(errs, errors.New("rateLimit.burst: at least 1"))
+	}
+	if p, err := r.PeriodDuration(); err != nil || p <= 0 {
+		errs = append(errs, fmt.Errorf("rateLimit.period %s: want a positive duration", r.Period.String()))
+	}
+	if c := r.SourceCriterion; c != nil {
+		n := 0
+		for _, set := range []bool{c.IPStrategy != nil, c.RequestHeaderName != "", c.RequestHost} {
+			if set {
+				n++
+			}
+		}
+		if n > 1 {
+			errs = append(errs, errors.New("rateLimit.sourceCriterion: ipStrategy, requestHeaderName and requestHost are mutually exclusive"))
+		}
+		if s := c.IPStrategy; s != nil {
+			if s.Depth < 0 {
+				errs = append(errs, errors.New("rateLimit.sourceCriterion.ipStrategy.depth: must not be negative"))
+			}
+			for _, ip := range s.ExcludedIPs {
+				if _, err := netip.ParsePrefix(ip); err != nil {
+					if _, err := netip.ParseAddr(ip); err != nil {
+						errs = append(errs, fmt.Errorf("rateLimit.sourceCriterion.ipStrategy.excludedIPs %q: not an address or CIDR", ip))
+					}
+				}
+			}
+			if s.IPv6Subnet != nil && (*s.IPv6Subnet < 0 || *s.IPv6Subnet > 128) {
+				errs = append(errs, errors.New("rateLimit.sourceCriterion.ipStrategy.ipv6Subnet: 0..128"))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // ReplacePathRegex is Traefik's replacePathRegex middleware: the path is rewritten with Go's
@@ -91,10 +192,85 @@ func (m *ReplacePathRegex) Rewrite(path string) (string, error) {
 	return re.ReplaceAllString(path, m.Replacement), nil
 }
 
-// Headers is Traefik's headers middleware; a "Host" custom request header sets req.Host.
+// Headers is Traefik's headers middleware (dynamic.Headers, the fields we use): a "Host"
+// custom request header sets req.Host; the rest are response headers of the secure part.
 type Headers struct {
-	CustomRequestHeaders  map[string]string `json:"customRequestHeaders,omitempty"`
-	CustomResponseHeaders map[string]string `json:"customResponseHeaders,omitempty"`
+	CustomRequestHeaders    map[string]string `json:"customRequestHeaders,omitempty"`
+	CustomResponseHeaders   map[string]string `json:"customResponseHeaders,omitempty"`
+	STSSeconds              int64             `json:"stsSeconds,omitempty"`
+	STSIncludeSubdomains    bool              `json:"stsIncludeSubdomains,omitempty"`
+	STSPreload              bool              `json:"stsPreload,omitempty"`
+	ForceSTSHeader          bool              `json:"forceSTSHeader,omitempty"`
+	FrameDeny               bool              `json:"frameDeny,omitempty"`
+	CustomFrameOptionsValue string            `json:"customFrameOptionsValue,omitempty"`
+	ContentTypeNosniff      bool              `json:"contentTypeNosniff,omitempty"`
+	ContentSecurityPolicy   string            `json:"contentSecurityPolicy,omitempty"`
+	ReferrerPolicy          string            `json:"referrerPolicy,omitempty"`
+	PermissionsPolicy       string            `json:"permissionsPolicy,omitempty"`
+}
+
+// ResponseHeaders returns the response headers the middleware sets on an HTTPS answer, as
+// Traefik's secure headers (unrolled/secure) write them.
+func (h *Headers) ResponseHeaders() map[string]string {
+	out := map[string]string{}
+	if h.STSSeconds > 0 {
+		v := fmt.Sprintf("max-age=%d", h.STSSeconds)
+		if h.STSIncludeSubdomains {
+			v += "; includeSubDomains"
+		}
+		if h.STSPreload {
+			v += "; preload"
+		}
+		out["Strict-Transport-Security"] = v
+	}
+	switch {
+	case h.CustomFrameOptionsValue != "":
+		out["X-Frame-Options"] = h.CustomFrameOptionsValue
+	case h.FrameDeny:
+		out["X-Frame-Options"] = "DENY"
+	}
+	if h.ContentTypeNosniff {
+		out["X-Content-Type-Options"] = "nosniff"
+	}
+	if h.ContentSecurityPolicy != "" {
+		out["Content-Security-Policy"] = h.ContentSecurityPolicy
+	}
+	if h.ReferrerPolicy != "" {
+		out["Referrer-Policy"] = h.ReferrerPolicy
+	}
+	if h.PermissionsPolicy != "" {
+		out["Permissions-Policy"] = h.PermissionsPolicy
+	}
+	for k, v := range h.CustomResponseHeaders {
+		out[http.CanonicalHeaderKey(k)] = v
+	}
+	return out
+}
+
+// referrerPolicies are the values of the Referrer-Policy header (W3C Referrer Policy).
+var referrerPolicies = []string{"no-referrer", "no-referrer-when-downgrade", "origin",
+	"origin-when-cross-origin", "same-origin", "strict-origin", "strict-origin-when-cross-origin", "unsafe-url"}
+
+func (h *Headers) check() error {
+	var errs []error
+	if h.STSSeconds < 0 {
+		errs = append(errs, errors.New("headers.stsSeconds: must not be negative"))
+	}
+	if h.FrameDeny && h.CustomFrameOptionsValue != "" {
+		errs = append(errs, errors.New("headers: frameDeny and customFrameOptionsValue both set X-Frame-Options"))
+	}
+	if p := h.ReferrerPolicy; p != "" && !slices.Contains(referrerPolicies, p) {
+		errs = append(errs, fmt.Errorf("headers.referrerPolicy %q: not a Referrer-Policy value", p))
+	}
+	if csp := h.ContentSecurityPolicy; csp != "" {
+		for _, d := range strings.Split(csp, ";") {
+			name, _, _ := strings.Cut(strings.TrimSpace(d), " ")
+			if name == "" || strings.ToLower(name) != name {
+				errs = append(errs, fmt.Errorf("headers.contentSecurityPolicy %q: directive %q", csp, d))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // RedirectScheme is Traefik's redirectScheme middleware.
@@ -139,6 +315,15 @@ func (m *Middleware) Check() error {
 	n := 0
 	if m.Spec.Headers != nil {
 		n++
+		if err := m.Spec.Headers.check(); err != nil {
+			return err
+		}
+	}
+	if m.Spec.RateLimit != nil {
+		n++
+		if err := m.Spec.RateLimit.check(); err != nil {
+			return err
+		}
 	}
 	if m.Spec.ReplacePathRegex != nil {
 		n++

@@ -84,7 +84,7 @@ func (c *Cluster) validateKind(d *Doc) error {
 		}
 		return nil
 	case *networkingv1.NetworkPolicy:
-		return checkSelector("spec.podSelector", &o.Spec.PodSelector, true)
+		return errors.Join(checkSelector("spec.podSelector", &o.Spec.PodSelector, true), ValidateNetworkPolicy(o))
 	case *autoscalingv2.HorizontalPodAutoscaler:
 		if o.Spec.MinReplicas != nil && *o.Spec.MinReplicas > o.Spec.MaxReplicas {
 			return errors.New("spec.minReplicas above spec.maxReplicas")

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -13,7 +14,27 @@ import (
 const Namespace = "shortener"
 
 // secretEnvs must come from a Secret, never a literal in git.
-var secretEnvs = []string{"DATABASE_URL", "DATABASE_RO_URL", "VALKEY_PASSWORD"}
+var secretEnvs = []string{"DATABASE_URL", "DATABASE_RO_URL", "VALKEY_PASSWORD", "ADMIN_API_KEY"}
+
+// Access control in the cluster (platform/README.md "Access control"): every function with a
+// public route runs with API keys on, the admin key from the Secret install.sh generates,
+// and the trusted proxies from the one ConfigMap of platform/shortener/access.yaml.
+const (
+	EventsWriter        = "events-writer" // the one function without a public route
+	AdminKeySecret      = "shortener-admin-api-key"
+	AdminKeySecretKey   = "key"
+	AccessConfigMap     = "shortener-access"
+	TrustedProxiesKey   = "trusted-proxies"
+	adminKeyRef         = "{{ secret:" + AdminKeySecret + ":" + AdminKeySecretKey + " }}"
+	trustedProxiesRef   = "{{ configMap:" + AccessConfigMap + ":" + TrustedProxiesKey + " }}"
+	accessControlEnvDoc = "see platform/README.md \"Access control\""
+)
+
+// accessEnvs are the settings of access control; the events-writer carries none of them.
+var accessEnvs = []string{"AUTH_MODE", "ADMIN_API_KEY", "TRUSTED_PROXIES", "RATE_LIMIT_WRITES", "RATE_LIMIT_REDIRECTS", "CORS_ALLOWED_ORIGINS"}
+
+// ratePattern is what shared/access.ParseRate takes: N/s, N/m, N/h or N/<count><unit>.
+var ratePattern = regexp.MustCompile(`^[1-9][0-9]*/([1-9][0-9]*)?[smh]$`)
 
 // CheckPolicy applies this project's rules to functions/<name>/func.yaml on top of Validate:
 // the things that would deploy fine but wrong.
@@ -51,6 +72,8 @@ func (f *Function) CheckPolicy(dir string) error {
 			add("run.envs %s: must be a {{ secret:NAME:KEY }} reference", name)
 		}
 	}
+
+	errs = append(errs, checkAccess(f.Name, envs)...)
 
 	// func deploy copies deploy.annotations onto the Service's own metadata as well as the
 	// revision template, and Knative's webhook rejects autoscaling keys there
@@ -94,6 +117,37 @@ func (f *Function) CheckPolicy(dir string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkAccess: public functions have AUTH_MODE=keys, ADMIN_API_KEY from the install's
+// Secret (never a literal) and TRUSTED_PROXIES from the shared ConfigMap; rate limits, when
+// set, are rates the functions can read. The events-writer gets none of it: it has no
+// public route, and a CloudEvents receiver has no use for the admin key.
+func checkAccess(name string, envs map[string]string) (errs []error) {
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if name == EventsWriter {
+		for _, k := range accessEnvs {
+			if _, ok := envs[k]; ok {
+				add("run.envs %s: the events-writer has no public route; access control does not apply to it (%s)", k, accessControlEnvDoc)
+			}
+		}
+		return errs
+	}
+	if v := envs["AUTH_MODE"]; v != "keys" {
+		add("run.envs AUTH_MODE=%q: every public function runs with keys (%s)", v, accessControlEnvDoc)
+	}
+	if v, ok := envs["ADMIN_API_KEY"]; !ok || v != adminKeyRef {
+		add("run.envs ADMIN_API_KEY: want '%s', the Secret install.sh generates (%s)", adminKeyRef, accessControlEnvDoc)
+	}
+	if v := envs["TRUSTED_PROXIES"]; v != trustedProxiesRef {
+		add("run.envs TRUSTED_PROXIES=%q: want '%s', the one place the proxies are listed", v, trustedProxiesRef)
+	}
+	for _, k := range []string{"RATE_LIMIT_WRITES", "RATE_LIMIT_REDIRECTS"} {
+		if v, ok := envs[k]; ok && !ratePattern.MatchString(v) {
+			add("run.envs %s=%q: want N/s, N/m or N/h (such as 120/m)", k, v)
+		}
+	}
+	return errs
 }
 
 // CheckRootPolicy checks the root func.yaml, which only builds the shared image.
