@@ -48,7 +48,7 @@ func main() {
 	flag.IntVar(&o.workers, "workers", 32, "concurrent requests of the mixed run at full speed")
 	flag.IntVar(&o.links, "links", 0, "links to make first (0: the scenario's own, 200 or 2,000)")
 	flag.StringVar(&o.apiKey, "api-key", os.Getenv("LOAD_API_KEY"), "API key with the write scope, for a server with AUTH_MODE=keys (default $LOAD_API_KEY)")
-	flag.StringVar(&o.metrics, "metrics", "", "the server's Prometheus endpoint, read before and after each run (default base+/metrics; - for none)")
+	flag.StringVar(&o.metrics, "metrics", "", "the server's Prometheus endpoint, read before and after each run for its redirect cache counters (default base+/metrics, in the cluster one redirect pod's; - for none)")
 	flag.IntVar(&o.setupConc, "setup-concurrency", 8, "concurrent requests while making the users and links")
 	flag.Parse()
 	if o.metrics == "" {

@@ -140,7 +140,8 @@ type serverCounts struct {
 }
 
 // scrape reads the redirect cache counters; ok is false when there is no endpoint or it
-// did not answer in the Prometheus text format (in the cluster /metrics is not public).
+// did not answer with them. In the cluster the public /metrics is the catch-all's, one
+// redirect pod's own, so the counters cover that pod only; X-Cache covers every redirect.
 func (c *client) scrape(ctx context.Context) (serverCounts, bool) {
 	var sc serverCounts
 	if c.metrics == "-" {
