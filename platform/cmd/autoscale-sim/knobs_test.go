@@ -71,7 +71,7 @@ func TestReadsTheRealFiles(t *testing.T) {
 // TestRecommendedOverlay: the committed alternative loads, changes only what it names,
 // and names only knobs that exist.
 func TestRecommendedOverlay(t *testing.T) {
-	ov, err := LoadOverlay(filepath.Join(realPlatform, "autoscaling", "recommended.yaml"))
+	ov, err := LoadOverlay(filepath.Join(realPlatform, "autoscaling", "recommended.knobs"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestRunWritesOutputs(t *testing.T) {
 	dir := t.TempDir()
 	var out strings.Builder
 	err := run([]string{"-platform", realPlatform, "-functions", realFunctions,
-		"-measured", "testdata/measured.json", "-alt", filepath.Join(realPlatform, "autoscaling", "recommended.yaml"),
+		"-measured", "testdata/measured.json", "-alt", filepath.Join(realPlatform, "autoscaling", "recommended.knobs"),
 		"-log", "", "-scenario", "viral-spike", "-study", "",
 		"-html", filepath.Join(dir, "a.html"), "-md", filepath.Join(dir, "a.md")}, &out, &out)
 	if err != nil {

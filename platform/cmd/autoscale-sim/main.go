@@ -39,7 +39,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	platformDir := fs.String("platform", ".", "the platform/ folder (config-autoscaler.yaml is read from knative-serving/ in it)")
 	functionsDir := fs.String("functions", "../functions", "the folder of the functions' func.yaml files")
 	measuredPath := fs.String("measured", "autoscaling/measured.json", "per-pod capacity and start-to-ready, written by make capacity")
-	altPath := fs.String("alt", "autoscaling/recommended.yaml", "the alternative knob set (an overlay on today's files)")
+	altPath := fs.String("alt", "autoscaling/recommended.knobs", "the alternative knob set (an overlay on today's files)")
 	logPath := fs.String("log", "autoscaling/sample-requests.csv", "a recorded request log (timestamp,path CSV) to run as well; empty: none")
 	only := fs.String("scenario", "", "run only this scenario (viral-spike, baseline, peak-hours, viral-event, recorded-log)")
 	htmlPath := fs.String("html", "autoscaling/autoscale-sim.html", "where to write the HTML chart; empty: nowhere")
@@ -168,7 +168,7 @@ func RunScenario(sc Scenario, sets []*KnobSet, meas *Measured, a Assumptions, mo
 // study runs every overlay in dir against today's knobs and writes one table per overlay
 // to dir/study.md: what turning that one knob does on each scenario.
 func study(dir, platformDir, functionsDir string, today *KnobSet, scenarios []Scenario, meas *Measured, a Assumptions) error {
-	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	files, err := filepath.Glob(filepath.Join(dir, "*.knobs"))
 	if err != nil {
 		return err
 	}

@@ -67,23 +67,19 @@ type Result struct {
 	Knobs    string
 	Points   []Point
 	// Summary figures over the scenario (the pre-roll excluded).
-	Requests        float64
-	PodsCreated     int // cold starts: pods started
-	ScaleFromZero   int // times a request found no pod and had to wait for one
-	MaxReady        int
-	PodSeconds      float64
-	PanicSeconds    int
-	ProxySeconds    int
-	HeldRequests    float64 // requests that waited at the activator for a pod
-	HeldWaits       Dist
-	QueuedRequests  float64 // requests that waited behind busy pods
-	QueuedWaits     Dist
-	Rejected        float64 // answered 503/504 by the activator (queue full, timeout)
-	FirstZero       int     // second the function first reached zero pods (-1: never)
-	EndReady        int
-	MinReadyAfter0  int // fewest ready pods seen in the scenario
-	ScaleDownAfter  int // second of the first scale-down after the peak (-1: none)
-	PeakReadySecond int
+	Requests       float64
+	PodsCreated    int // cold starts: pods started
+	ScaleFromZero  int // times a request found no pod and had to wait for one
+	MaxReady       int
+	PodSeconds     float64
+	PanicSeconds   int
+	ProxySeconds   int
+	HeldRequests   float64 // requests that waited at the activator for a pod
+	HeldWaits      Dist
+	QueuedRequests float64 // requests that waited behind busy pods
+	QueuedWaits    Dist
+	Rejected       float64 // answered 503/504 by the activator (queue full, timeout)
+	FirstZero      int     // second the function first reached zero pods (-1: never)
 }
 
 // Dist is a weighted distribution of waits in seconds.
@@ -240,7 +236,7 @@ func Simulate(fk *FunctionKnobs, cfg *autoscalerconfig.Config, m Model, rate []f
 		return nil
 	}
 
-	res := &Result{Function: fk.Name, FirstZero: -1, ScaleDownAfter: -1, MinReadyAfter0: math.MaxInt}
+	res := &Result{Function: fk.Name, FirstZero: -1}
 	var queue []cohort
 	var lastStat metrics.Stat
 	haveStat := false
@@ -419,13 +415,9 @@ func panicMode(rm metricdata.ResourceMetrics) bool {
 
 // summarize fills the summary figures from the points.
 func summarize(r *Result) {
-	peak := 0
 	for _, p := range r.Points {
 		r.PodSeconds += float64(p.Ready)
-		if p.Ready > r.MaxReady {
-			r.MaxReady, peak = p.Ready, p.T
-		}
-		r.MinReadyAfter0 = min(r.MinReadyAfter0, p.Ready)
+		r.MaxReady = max(r.MaxReady, p.Ready)
 		if p.Panic {
 			r.PanicSeconds++
 		}
@@ -435,15 +427,5 @@ func summarize(r *Result) {
 		if p.Ready == 0 && r.FirstZero < 0 {
 			r.FirstZero = p.T
 		}
-	}
-	r.PeakReadySecond = peak
-	for _, p := range r.Points {
-		if p.T > peak && p.Ready < r.MaxReady {
-			r.ScaleDownAfter = p.T
-			break
-		}
-	}
-	if n := len(r.Points); n > 0 {
-		r.EndReady = r.Points[n-1].Ready
 	}
 }
