@@ -8,6 +8,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
+	"knative.dev/serving/pkg/networking"
 )
 
 // The cluster side of access control (issue 12): what Traefik does to every public request
@@ -106,13 +108,15 @@ func checkEdgeLimit(rl *RateLimit, redirect bool) error {
 	return nil
 }
 
-// Queue-proxy and function ports of every Knative pod (knative.dev/serving pkg/networking).
+// Queue-proxy and function ports of every Knative pod, from Serving's own constants, so a
+// Knative upgrade that moved one fails here rather than in the cluster. (8112, queue-proxy's
+// TLS port, is used only with system-internal-tls, which this platform does not turn on.)
 const (
-	QueueHTTPPort        = 8012 // requests, HTTP/1
-	QueueH2CPort         = 8013 // requests, h2c
-	QueueAutoscalerPort  = 9090 // http-autometric, scraped by the autoscaler
-	QueueUserMetricsPort = 9091 // http-usermetric, scraped by Prometheus
-	UserPort             = 8080 // the function itself (func-go), /metrics for Prometheus
+	QueueHTTPPort        = networking.BackendHTTPPort             // 8012: requests, HTTP/1
+	QueueH2CPort         = networking.BackendHTTP2Port            // 8013: requests, h2c
+	QueueAutoscalerPort  = networking.AutoscalingQueueMetricsPort // 9090: scraped by the autoscaler
+	QueueUserMetricsPort = networking.UserQueueMetricsPort        // 9091: scraped by Prometheus
+	UserPort             = servingv1.DefaultUserPort              // 8080: the function (func-go), /metrics
 )
 
 // Reach is one expectation: whether From may open a TCP connection to Port of a function.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	"github.com/urlshort/shortener/platform/internal/funcyaml"
 	"github.com/urlshort/shortener/shared/routing"
 	corev1 "k8s.io/api/core/v1"
@@ -408,5 +409,48 @@ func TestInstallCreatesAdminKey(t *testing.T) {
 	if !strings.Contains(s, "get secret "+funcyaml.AdminKeySecret+" ") ||
 		!strings.Contains(s, "create secret generic "+funcyaml.AdminKeySecret+" --from-file="+funcyaml.AdminKeySecretKey+"=/dev/stdin") {
 		t.Errorf("install.sh does not create Secret %s (key %s) only when it is missing", funcyaml.AdminKeySecret, funcyaml.AdminKeySecretKey)
+	}
+}
+
+// TestMonitoringScrapesAllowedPorts: every port the function PodMonitors of
+// monitoring/k8s/podmonitors.yaml scrape (by Knative's port names) is one Prometheus's
+// namespace may reach, so the NetworkPolicies do not silently turn targets down.
+func TestMonitoringScrapesAllowedPorts(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(repo(t), "monitoring", "k8s", "podmonitors.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs, err := DecodeAll("monitoring/k8s/podmonitors.yaml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	portByName := map[string]int32{
+		servingv1.UserPortName:                    UserPort,
+		servingv1.UserQueueMetricsPortName:        QueueUserMetricsPort,
+		servingv1.AutoscalingQueueMetricsPortName: QueueAutoscalerPort,
+	}
+	policies, fns := networkPolicies(t), functionPods(t)
+	n := 0
+	for _, d := range docs {
+		pm, ok := d.Obj.(*monitoringv1.PodMonitor)
+		if !ok || len(pm.Spec.Selector.MatchExpressions) == 0 || pm.Spec.Selector.MatchExpressions[0].Key != "serving.knative.dev/service" {
+			continue
+		}
+		for _, ep := range pm.Spec.PodMetricsEndpoints {
+			port, ok := portByName[*ep.Port]
+			if !ok {
+				t.Errorf("%s: port %s is not a Knative pod port", pm.Name, *ep.Port)
+				continue
+			}
+			n++
+			for fn, pod := range fns {
+				if ok, err := IngressAllowed(policies, Sources["prometheus"], AppNamespace, pod, corev1.ProtocolTCP, port); err != nil || !ok {
+					t.Errorf("%s scrapes %s:%d (%s), which the NetworkPolicies close to monitoring (%v)", pm.Name, fn, port, *ep.Port, err)
+				}
+			}
+		}
+	}
+	if n < 2 {
+		t.Errorf("%d function scrape endpoints found, want the function's and queue-proxy's", n)
 	}
 }
