@@ -262,12 +262,6 @@ func svgChart(r *Result, maxPods int, maxRate float64) string {
 		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="#f4a0a0" fill-opacity="0.35"/>`, x(float64(i)), top, x(float64(j))-x(float64(i)), ph)
 		i = j
 	}
-	// Waiting requests: a red tick per second in which requests waited.
-	for i, p := range r.Points {
-		if p.MeanWait > 0 || p.Held > 0 {
-			fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="10" fill="#d00"/>`, x(float64(i))-1, top+ph-10, math.Max(3, x(1)-x(0)))
-		}
-	}
 	step := func(val func(Point) float64, color, dash string) {
 		var d strings.Builder
 		for i, p := range r.Points {
@@ -281,6 +275,12 @@ func svgChart(r *Result, maxPods int, maxRate float64) string {
 	}
 	step(func(p Point) float64 { return float64(p.Replicas) }, "#f08c00", `stroke-dasharray="5 3"`)
 	step(func(p Point) float64 { return float64(p.Ready) }, "#1f6fd1", "")
+	// Waiting requests: a red tick per second in which requests waited.
+	for i, p := range r.Points {
+		if p.MeanWait > 0 || p.Held > 0 {
+			fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="10" fill="#d00"/>`, x(float64(i))-1, top+ph-10, math.Max(3, x(1)-x(0)))
+		}
+	}
 	// Axes and labels.
 	fmt.Fprintf(&b, `<g font-size="10" fill="#444" font-family="sans-serif">`)
 	fmt.Fprintf(&b, `<line x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f" stroke="#888"/>`, l, top+ph, l+pw, top+ph)
