@@ -21,7 +21,7 @@ const (
 )
 
 // ReservedCodes are path words a custom short code may not take: they are routes.
-var ReservedCodes = []string{"users", "urls", "events", "health", "ready", "metrics", "api-keys"}
+var ReservedCodes = []string{"users", "urls", "events", "health", "ready", "metrics", "api-keys", "openapi.json"}
 
 // An email is local@domain.tld: no spaces, one @, dot-separated non-empty labels.
 var emailRe = regexp.MustCompile(`^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$`)

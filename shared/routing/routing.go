@@ -35,6 +35,7 @@ type Rule struct {
 var Table = []Rule{
 	{"/health", Health},
 	{"/ready", Health},
+	{"/openapi.json", Health},
 	{"/users", Users},
 	{"/users/*", Users},
 	{"/api-keys", Users},
