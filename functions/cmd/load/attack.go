@@ -176,10 +176,7 @@ func runScenario(ctx context.Context, c *client, o options, s scenario) (*report
 	// whole response; the scrape after the last answer sees them all.
 	if after, okAfter := c.scrape(ctx); okBefore && okAfter {
 		r.serverOK = true
-		r.server = serverCounts{
-			hit: after.hit - before.hit, miss: after.miss - before.miss,
-			errs: after.errs - before.errs, clientSide: after.clientSide - before.clientSide,
-		}
+		r.server = after.minus(before)
 	}
 	return r, nil
 }
@@ -231,6 +228,12 @@ func (r *report) print(w io.Writer) {
 		if n := s.hit + s.miss + s.errs; n > 0 {
 			fmt.Fprintf(w, "  cache     server: redirect look-ups %.0f, hit %.1f %%, miss %.0f, error %.0f; client-side hits %.1f %% of the hits\n",
 				n, 100*s.hit/n, s.miss, s.errs, 100*s.clientSide/max(s.hit, 1))
+		}
+		if p50, ok := s.quantile(0.50); ok {
+			p95, _ := s.quantile(0.95)
+			p99, _ := s.quantile(0.99)
+			fmt.Fprintf(w, "  server    redirect (GET /{short_code} 302) duration inside the server, from its histogram: p50 %s  p95 %s  p99 %s\n",
+				lat(p50), lat(p95), lat(p99))
 		}
 	} else {
 		fmt.Fprintf(w, "  cache     server: no metrics read from the server\n")

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -56,7 +57,7 @@ func TestScenariosAgainstTheServer(t *testing.T) {
 				t.Fatalf("run: %v", err)
 			}
 			for _, want := range []string{
-				"redirects ", "creates ", " p50 ", " p99 ", "X-Cache HIT ", "server: redirect look-ups ", "result    0 unexpected",
+				"redirects ", "creates ", " p50 ", " p99 ", "X-Cache HIT ", "server: redirect look-ups ", "duration inside the server", "result    0 unexpected",
 			} {
 				if !strings.Contains(out.String(), want) {
 					t.Errorf("the report has no %q", want)
@@ -159,5 +160,28 @@ func TestViralRampsAndConcentrates(t *testing.T) {
 	}
 	if _, err := findScenario("nope"); err == nil {
 		t.Error("an unknown scenario was accepted")
+	}
+}
+
+// TestServerQuantile reads percentiles from cumulative buckets as histogram_quantile
+// does: linear inside the bucket that holds the rank, from 0 in the first.
+func TestServerQuantile(t *testing.T) {
+	inf := math.Inf(1)
+	c := serverCounts{buckets: map[float64]float64{1e-5: 50, 2.5e-5: 100, 1e-3: 100, inf: 100}}
+	for _, tc := range []struct {
+		q    float64
+		want time.Duration
+	}{{0.5, 10 * time.Microsecond}, {0.95, 23500 * time.Nanosecond}, {0.25, 5 * time.Microsecond}} {
+		got, ok := c.quantile(tc.q)
+		if !ok || (got-tc.want).Abs() > time.Nanosecond {
+			t.Errorf("p%v = %v (%v), want %v", tc.q*100, got, ok, tc.want)
+		}
+	}
+	if _, ok := (serverCounts{buckets: map[float64]float64{inf: 0}}).quantile(0.5); ok {
+		t.Error("a quantile of no observations")
+	}
+	d := c.minus(serverCounts{buckets: map[float64]float64{1e-5: 50}, hit: 1})
+	if d.buckets[1e-5] != 0 || d.buckets[inf] != 100 || d.hit != -1 {
+		t.Errorf("minus: %+v", d)
 	}
 }

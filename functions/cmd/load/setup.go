@@ -9,7 +9,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -134,16 +136,63 @@ feed:
 	return context.Cause(ctx)
 }
 
-// serverCounts are the redirect cache counters of the server's /metrics at one moment.
+// serverCounts are the redirect cache counters of the server's /metrics at one moment,
+// and the cumulative buckets of its duration histogram for answered redirects.
 type serverCounts struct {
 	hit, miss, errs, clientSide float64
+	buckets                     map[float64]float64 // le → count, GET /{short_code} 302
+}
+
+// minus is what was counted between before and c.
+func (c serverCounts) minus(before serverCounts) serverCounts {
+	d := serverCounts{
+		hit: c.hit - before.hit, miss: c.miss - before.miss,
+		errs: c.errs - before.errs, clientSide: c.clientSide - before.clientSide,
+		buckets: map[float64]float64{},
+	}
+	for le, n := range c.buckets {
+		d.buckets[le] = n - before.buckets[le]
+	}
+	return d
+}
+
+// quantile reads the q-quantile of the redirects' server-side durations from the
+// buckets the way Prometheus's histogram_quantile does: linear inside the bucket that
+// holds it, from 0 in the first one. ok is false without observations or buckets.
+func (c serverCounts) quantile(q float64) (time.Duration, bool) {
+	var les []float64
+	for le := range c.buckets {
+		les = append(les, le)
+	}
+	sort.Float64s(les)
+	if len(les) < 2 || !math.IsInf(les[len(les)-1], 1) {
+		return 0, false
+	}
+	total := c.buckets[les[len(les)-1]]
+	if total <= 0 {
+		return 0, false
+	}
+	rank := q * total
+	lower, below := 0.0, 0.0
+	for _, le := range les {
+		n := c.buckets[le]
+		if n >= rank {
+			if math.IsInf(le, 1) {
+				return time.Duration(lower * float64(time.Second)), true // past the last bound
+			}
+			v := lower + (le-lower)*(rank-below)/max(n-below, 1e-9)
+			return time.Duration(v * float64(time.Second)), true
+		}
+		lower, below = le, n
+	}
+	return 0, false
 }
 
 // scrape reads the redirect cache counters; ok is false when there is no endpoint or it
 // did not answer with them. In the cluster the public /metrics is the catch-all's, one
 // redirect pod's own, so the counters cover that pod only; X-Cache covers every redirect.
 func (c *client) scrape(ctx context.Context) (serverCounts, bool) {
-	var sc serverCounts
+	sc := serverCounts{buckets: map[float64]float64{}}
 	if c.metrics == "-" {
 		return sc, false
 	}
@@ -181,6 +230,13 @@ func (c *client) scrape(ctx context.Context) (serverCounts, bool) {
 			}
 		case "shortener_cache_client_side_hits_total":
 			sc.clientSide += m.value
+		case "shortener_http_request_duration_seconds_bucket":
+			if m.labels["route"] != "GET /{short_code}" || m.labels["code"] != "302" {
+				continue
+			}
+			if le, err := strconv.ParseFloat(m.labels["le"], 64); err == nil {
+				sc.buckets[le] += m.value
+			}
 		}
 	}
 	return sc, found
