@@ -16,6 +16,7 @@ type Store interface {
 	CreateEvent(ctx context.Context, n domain.NewEvent) (domain.Event, error)
 	FindEventByID(ctx context.Context, id int64) (domain.Event, error)
 	FindEvents(ctx context.Context, f domain.EventFilter) ([]domain.Event, int64, error)
+	ExportEvents(ctx context.Context, f domain.EventFilter, fn func(domain.Event) error) error
 }
 
 // Deps is what the event routes need.
@@ -96,6 +97,12 @@ func (h handlers) list(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		web.Error(w, r, err)
+		return
+	}
+	if web.WantsCSV(r) {
+		web.CSV(w, r, domain.EventsCSVHeader, func(write func([]string) error) error {
+			return h.Store.ExportEvents(r.Context(), f, func(e domain.Event) error { return write(domain.EventRecord(e)) })
+		})
 		return
 	}
 	events, total, err := h.Store.FindEvents(r.Context(), f)

@@ -16,6 +16,7 @@ type Store interface {
 	CreateURL(ctx context.Context, n domain.NewURL) (domain.Written[domain.URL], error)
 	FindURLByID(ctx context.Context, id int64) (domain.Versioned[domain.URL], error)
 	FindURLs(ctx context.Context, f domain.URLFilter) ([]domain.URL, int64, error)
+	ExportURLs(ctx context.Context, f domain.URLFilter, fn func(domain.URL) error) error
 	UpdateURL(ctx context.Context, id int64, p domain.URLPatch) (domain.Written[domain.URL], error)
 	DeleteURL(ctx context.Context, id int64) (domain.Written[domain.URLRef], error)
 }
@@ -111,6 +112,12 @@ func (h handlers) list(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		web.Error(w, r, err)
+		return
+	}
+	if web.WantsCSV(r) { // an export: every matching row, streamed, never cached
+		web.CSV(w, r, domain.URLsCSVHeader, func(write func([]string) error) error {
+			return h.Store.ExportURLs(r.Context(), f, func(u domain.URL) error { return write(domain.URLRecord(u)) })
+		})
 		return
 	}
 	key := fmt.Sprintf("u%s:a%s:p%d:%d", ptr(f.UserID), ptr(f.IsActive), f.Page.Number, f.Page.PerPage)

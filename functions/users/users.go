@@ -17,6 +17,7 @@ type Store interface {
 	CreateUser(ctx context.Context, username, email string) (domain.Written[domain.User], error)
 	FindUserByID(ctx context.Context, id int64) (domain.Versioned[domain.User], error)
 	FindUsers(ctx context.Context, p domain.Page) ([]domain.User, int64, error)
+	ExportUsers(ctx context.Context, fn func(domain.User) error) error
 	UpdateUser(ctx context.Context, id int64, p domain.UserPatch) (domain.Written[domain.User], error)
 	DeleteUser(ctx context.Context, id int64) (domain.Written[domain.UserDeletion], error)
 	ImportUsersInChunks(ctx context.Context, fn func(domain.UserImporter) error) error
@@ -95,6 +96,12 @@ func (h handlers) list(w http.ResponseWriter, r *http.Request) {
 	page, err := web.PageOf(r)
 	if err != nil {
 		web.Error(w, r, err)
+		return
+	}
+	if web.WantsCSV(r) { // an export in the seed format, which POST /users/bulk imports
+		web.CSV(w, r, domain.UsersCSVHeader, func(write func([]string) error) error {
+			return h.Store.ExportUsers(r.Context(), func(u domain.User) error { return write(domain.UserRecord(u)) })
+		})
 		return
 	}
 	key := fmt.Sprintf("p%d:%d", page.Number, page.PerPage)

@@ -72,15 +72,29 @@ func (s *Store) FindEventByID(ctx context.Context, id int64) (domain.Event, erro
 	return e, translate(err, "event")
 }
 
-// FindEvents lists events by id with the filter's conditions ANDed, and the total count.
-func (s *Store) FindEvents(ctx context.Context, f domain.EventFilter) ([]domain.Event, int64, error) {
+// eventsFrom selects the events a filter (and the caller's owner) lets through, with its
+// arguments.
+func eventsFrom(ctx context.Context, f domain.EventFilter) (string, []any) {
 	from := `FROM events WHERE ($1::bigint IS NULL OR url_id = $1)
 		AND ($2::bigint IS NULL OR user_id = $2) AND ($3 = '' OR event_type = $3)
 		AND ($4::bigint IS NULL OR user_id = $4)`
 	if f.EventType != "" && f.EventType != domain.EventClick {
 		from += ` AND event_type <> 'click'` // lets the partial events_type_idx answer
 	}
-	return findPage(ctx, s.ro, "events", eventCols, from, []any{f.URLID, f.UserID, f.EventType, domain.OwnerOf(ctx)}, f.Page, eventDest)
+	return from, []any{f.URLID, f.UserID, f.EventType, domain.OwnerOf(ctx)}
+}
+
+// FindEvents lists events by id with the filter's conditions ANDed, and the total count.
+func (s *Store) FindEvents(ctx context.Context, f domain.EventFilter) ([]domain.Event, int64, error) {
+	from, args := eventsFrom(ctx, f)
+	return findPage(ctx, s.ro, "events", eventCols, from, args, f.Page, eventDest)
+}
+
+// ExportEvents calls fn with every event FindEvents would list, by id, one at a time as
+// the database sends them; see ExportURLs.
+func (s *Store) ExportEvents(ctx context.Context, f domain.EventFilter, fn func(domain.Event) error) error {
+	from, args := eventsFrom(ctx, f)
+	return exportRows(ctx, s.ro, "events", eventCols, from, args, eventDest, fn)
 }
 
 // AppendEvents stores events this process has just built and sent nowhere else (the

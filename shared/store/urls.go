@@ -120,12 +120,21 @@ func (s *Store) FindRedirect(ctx context.Context, code string) (domain.Redirect,
 	return r, translate(err, "short code")
 }
 
+// urlsFrom selects the live URLs a filter (and the caller's owner) lets through.
+const urlsFrom = `FROM urls WHERE deleted_at IS NULL
+	AND ($1::bigint IS NULL OR user_id = $1) AND ($2::boolean IS NULL OR is_active = $2)
+	AND ($3::bigint IS NULL OR user_id = $3)`
+
 // FindURLs lists live URLs by id with the filter's conditions ANDed, and the total count.
 func (s *Store) FindURLs(ctx context.Context, f domain.URLFilter) ([]domain.URL, int64, error) {
-	const from = `FROM urls WHERE deleted_at IS NULL
-		AND ($1::bigint IS NULL OR user_id = $1) AND ($2::boolean IS NULL OR is_active = $2)
-		AND ($3::bigint IS NULL OR user_id = $3)`
-	return findPage(ctx, s.ro, "urls", urlCols, from, []any{f.UserID, f.IsActive, domain.OwnerOf(ctx)}, f.Page, urlDest)
+	return findPage(ctx, s.ro, "urls", urlCols, urlsFrom, []any{f.UserID, f.IsActive, domain.OwnerOf(ctx)}, f.Page, urlDest)
+}
+
+// ExportURLs calls fn with every URL FindURLs would list, by id, one at a time as the
+// database sends them (the filter's page is ignored), so an export of any size holds one
+// row in memory. An error of fn stops the export and is returned as it is.
+func (s *Store) ExportURLs(ctx context.Context, f domain.URLFilter, fn func(domain.URL) error) error {
+	return exportRows(ctx, s.ro, "urls", urlCols, urlsFrom, []any{f.UserID, f.IsActive, domain.OwnerOf(ctx)}, urlDest, fn)
 }
 
 // UpdateURL applies a partial update. Only fields whose value changes are written, each

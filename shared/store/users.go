@@ -56,8 +56,16 @@ func (s *Store) FindUserByID(ctx context.Context, id int64) (domain.Versioned[do
 
 // FindUsers lists live users by id, one page or all of them, with the total count.
 func (s *Store) FindUsers(ctx context.Context, p domain.Page) ([]domain.User, int64, error) {
-	const from = `FROM users WHERE deleted_at IS NULL AND ($1::bigint IS NULL OR id = $1)`
-	return findPage(ctx, s.ro, "users", userCols, from, []any{domain.OwnerOf(ctx)}, p, userDest)
+	return findPage(ctx, s.ro, "users", userCols, usersFrom, []any{domain.OwnerOf(ctx)}, p, userDest)
+}
+
+// usersFrom selects the live users the caller may see.
+const usersFrom = `FROM users WHERE deleted_at IS NULL AND ($1::bigint IS NULL OR id = $1)`
+
+// ExportUsers calls fn with every user FindUsers would list, by id, one at a time as the
+// database sends them; see ExportURLs.
+func (s *Store) ExportUsers(ctx context.Context, fn func(domain.User) error) error {
+	return exportRows(ctx, s.ro, "users", userCols, usersFrom, []any{domain.OwnerOf(ctx)}, userDest, fn)
 }
 
 // UpdateUser applies a partial update and returns the user, its cache version and the
@@ -151,6 +159,26 @@ func limitArg(p domain.Page) any {
 		return nil
 	}
 	return p.PerPage
+}
+
+// exportRows calls fn with each row of from (a FROM ... WHERE clause over args) by id, as
+// the server sends them: pgx reads a result row by row, so one row is in memory at a time.
+func exportRows[T any](ctx context.Context, db *pgxpool.Pool, what, cols, from string, args []any, dest func(*T) []any, fn func(T) error) error {
+	rows, err := db.Query(ctx, `SELECT `+cols+` `+from+` ORDER BY id`, args...)
+	if err != nil {
+		return translate(err, what)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var x T
+		if err := rows.Scan(dest(&x)...); err != nil {
+			return translate(err, what)
+		}
+		if err := fn(x); err != nil {
+			return err
+		}
+	}
+	return translate(rows.Err(), what)
 }
 
 // findPage lists the rows of from (a FROM ... WHERE clause over args) by id, one page or

@@ -41,24 +41,17 @@ func writeDir(dir string, d dataset) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	users := [][]string{usersHeader}
+	users := [][]string{domain.UsersCSVHeader}
 	for _, u := range d.users {
-		users = append(users, []string{id(u.ID), u.Username, u.Email, u.CreatedAt.UTC().Format(timeLayout)})
+		users = append(users, domain.UserRecord(u))
 	}
-	urls := [][]string{urlsHeader}
+	urls := [][]string{domain.URLsCSVHeader}
 	for _, u := range d.urls {
-		title := ""
-		if u.Title != nil {
-			title = *u.Title
-		}
-		urls = append(urls, []string{id(u.ID), id(u.UserID), u.ShortCode, u.OriginalURL, title,
-			capitalBool(u.IsActive),
-			u.CreatedAt.UTC().Format(timeLayout), u.UpdatedAt.UTC().Format(timeLayout)})
+		urls = append(urls, domain.URLRecord(u))
 	}
-	events := [][]string{eventsHeader}
+	events := [][]string{domain.EventsCSVHeader}
 	for _, e := range d.events {
-		events = append(events, []string{id(e.ID), optID(e.URLID), optID(e.UserID), e.EventType,
-			e.Timestamp.UTC().Format(timeLayout), string(e.Details)})
+		events = append(events, domain.EventRecord(e))
 	}
 	for _, f := range []struct {
 		name    string
@@ -86,23 +79,6 @@ func writeCSV(path string, records [][]string) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
-}
-
-// capitalBool writes a boolean the way the seed format does: True or False.
-func capitalBool(b bool) string {
-	if b {
-		return "True"
-	}
-	return "False"
-}
-
-func id(n int64) string { return strconv.FormatInt(n, 10) }
-
-func optID(n *int64) string {
-	if n == nil {
-		return ""
-	}
-	return id(*n)
 }
 
 // readDir parses the three files.

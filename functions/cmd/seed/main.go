@@ -31,9 +31,9 @@ const (
 )
 
 var (
-	usersHeader  = []string{"id", "username", "email", "created_at"}
-	urlsHeader   = []string{"id", "user_id", "short_code", "original_url", "title", "is_active", "created_at", "updated_at"}
-	eventsHeader = []string{"id", "url_id", "user_id", "event_type", "timestamp", "details"}
+	usersHeader  = domain.UsersCSVHeader
+	urlsHeader   = domain.URLsCSVHeader
+	eventsHeader = domain.EventsCSVHeader
 )
 
 // dataset is the content of the three seed files.
