@@ -155,7 +155,7 @@ func (f *Function) Start(ctx context.Context, args map[string]string) error {
 	rt.Handle(health.Routes(health.Deps{DB: st, Cache: c, Metrics: m.Handler(), Observe: m.SetUp})...)
 	groups := map[string][]web.Route{
 		routing.Users:        users.Routes(users.Deps{Store: st, Keys: st, Cache: c, Publisher: pub, BodyLimit: cfg.BodyLimit, BulkLimit: cfg.BulkLimit, BulkTimeout: cfg.BulkTimeout}),
-		routing.URLs:         urls.Routes(urls.Deps{Store: st, Cache: c, Publisher: pub, BodyLimit: cfg.BodyLimit, BlockPrivateTargets: cfg.BlockPrivateTargets}),
+		routing.URLs:         urls.Routes(urls.Deps{Store: st, Cache: c, Publisher: pub, BodyLimit: cfg.BodyLimit, BlockPrivateTargets: cfg.BlockPrivateTargets, PublicBaseURL: cfg.PublicBaseURL}),
 		routing.Redirect:     redirect.Routes(redirect.Deps{Store: st, Cache: c, Clicks: clickRecorder(clicks), Metrics: m}),
 		routing.Events:       events.Routes(events.Deps{Store: st, BodyLimit: cfg.BodyLimit}),
 		routing.EventsWriter: eventswriter.Routes(eventswriter.Deps{Store: st, Metrics: m}),

@@ -34,6 +34,9 @@ type Deps struct {
 	BodyLimit int64
 	// BlockPrivateTargets refuses original URLs whose host is a private address.
 	BlockPrivateTargets bool
+	// PublicBaseURL is what short links start with (PUBLIC_BASE_URL); empty builds them
+	// from the request.
+	PublicBaseURL string
 }
 
 type handlers struct{ Deps }
@@ -47,6 +50,7 @@ func Routes(d Deps) []web.Route {
 		{Pattern: "GET /urls/{id}", Handler: h.get},
 		{Pattern: "PUT /urls/{id}", Handler: h.update},
 		{Pattern: "DELETE /urls/{id}", Handler: h.delete},
+		{Pattern: "GET /urls/{id}/qr", Handler: h.qrCode},
 	}
 }
 

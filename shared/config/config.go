@@ -48,6 +48,10 @@ type Config struct {
 	// addresses, for a public service whose users should not reach its own network.
 	BlockPrivateTargets bool `envconfig:"BLOCK_PRIVATE_TARGETS" default:"false"`
 
+	// PublicBaseURL is the origin of short links ("https://sho.rt"), for the QR codes;
+	// empty builds it from each request's scheme and host.
+	PublicBaseURL string `envconfig:"PUBLIC_BASE_URL"`
+
 	BodyLimit int64 `envconfig:"BODY_LIMIT" default:"1048576"`
 	BulkLimit int64 `envconfig:"BULK_LIMIT" default:"10485760"`
 	// BulkTimeout is one bulk import's time budget, upload included; past it the import
