@@ -12,17 +12,17 @@ type Kind int
 // The error kinds. Internal is the zero value so an unclassified error is never mistaken
 // for the caller's fault.
 const (
-	Internal    Kind = iota
-	BadRequest       // the request is not shaped as the route wants (400)
-	Invalid          // a JSON object whose fields are wrong (422)
-	NotFound         // an id, code or reference that does not exist (404)
-	Conflict         // a uniqueness clash (409)
-	TooLarge         // a body over the limit (413)
-	Unavailable      // a dependency needed for the request is down (503)
-	NotAllowed       // the path exists but not for this method (405)
-	Unauthorized     // no API key, or one unknown, revoked or expired (401)
-	Forbidden        // the key lacks the scope, or the body names another user (403)
-	RateLimited      // over a configured request limit (429)
+	Internal     Kind = iota
+	BadRequest        // the request is not shaped as the route wants (400)
+	Invalid           // a JSON object whose fields are wrong (422)
+	NotFound          // an id, code or reference that does not exist (404)
+	Conflict          // a uniqueness clash (409)
+	TooLarge          // a body over the limit (413)
+	Unavailable       // a dependency needed for the request is down (503)
+	NotAllowed        // the path exists but not for this method (405)
+	Unauthorized      // no API key, or one unknown, revoked or expired (401)
+	Forbidden         // the key lacks the scope, or the body names another user (403)
+	RateLimited       // over a configured request limit (429)
 )
 
 // Error is an error with a kind, a one-line message for clients and, for Invalid, a
