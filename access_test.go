@@ -2,10 +2,8 @@ package function
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -15,32 +13,14 @@ import (
 // adminKey is the ADMIN_API_KEY of the access tests.
 const adminKey = "admin-key-for-the-access-tests-0123456789"
 
-// keyed sends a request with key (none when empty) and returns the answer.
+// keyed sends a JSON request (no body when nil) with key (none when empty).
 func (a *api) keyed(key, method, path string, body any) resp {
 	a.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
+	if body == nil {
+		return a.doKeyed(key, method, path, "", nil)
 	}
-	req, err := http.NewRequest(method, a.srv.URL+path, rd)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
-	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	res, err := client.Do(req)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return resp{res.StatusCode, res.Header, b}
+	b, _ := json.Marshal(body)
+	return a.doKeyed(key, method, path, "application/json", b)
 }
 
 // mustKey creates a key with the admin key and returns its secret and id.

@@ -82,12 +82,21 @@ func (r resp) json(t testing.TB) map[string]any {
 
 func (a *api) do(method, path, contentType string, body []byte) resp {
 	a.t.Helper()
+	return a.doKeyed("", method, path, contentType, body)
+}
+
+// doKeyed is do with an API key (none when empty) in Authorization.
+func (a *api) doKeyed(key, method, path, contentType string, body []byte) resp {
+	a.t.Helper()
 	req, err := http.NewRequest(method, a.srv.URL+path, bytes.NewReader(body))
 	if err != nil {
 		a.t.Fatal(err)
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
 	}
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	res, err := client.Do(req)

@@ -40,13 +40,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, n domain.NewAPIKey) (domain.Wr
 		if err := tx.QueryRow(ctx, q, n.Name, n.Prefix, n.Hash, n.Scopes, n.UserID, n.ExpiresAt).Scan(keyDest(k)...); err != nil {
 			return err
 		}
-		a, err := s.audit(domain.EventAPIKeyCreated, nil, k.UserID, k.CreatedAt,
-			domain.APIKeyDetails{KeyID: k.ID, Name: k.Name, Scopes: k.Scopes})
-		if err != nil {
-			return err
-		}
-		w.Audits = []domain.Audit{a}
-		return writeOutbox(ctx, tx, w.Audits)
+		return s.keyAudit(ctx, tx, &w.Audits, domain.EventAPIKeyCreated, *k, k.CreatedAt)
 	})
 	return w, translate(err, "api key")
 }
@@ -82,15 +76,20 @@ func (s *Store) RevokeAPIKey(ctx context.Context, id int64) (domain.Written[doma
 			return err
 		}
 		w.Value.Version = w.Version
-		a, err := s.audit(domain.EventAPIKeyRevoked, nil, k.UserID, at,
-			domain.APIKeyDetails{KeyID: k.ID, Name: k.Name, Scopes: k.Scopes})
-		if err != nil {
-			return err
-		}
-		w.Audits = []domain.Audit{a}
-		return writeOutbox(ctx, tx, w.Audits)
+		return s.keyAudit(ctx, tx, &w.Audits, domain.EventAPIKeyRevoked, k, at)
 	})
 	return w, translate(err, "api key")
+}
+
+// keyAudit writes a key's event to the outbox in tx and keeps it in *audits: the key's
+// user, no URL, and never the secret.
+func (s *Store) keyAudit(ctx context.Context, tx pgx.Tx, audits *[]domain.Audit, eventType string, k domain.APIKey, at time.Time) error {
+	a, err := s.audit(eventType, nil, k.UserID, at, domain.APIKeyDetails{KeyID: k.ID, Name: k.Name, Scopes: k.Scopes})
+	if err != nil {
+		return err
+	}
+	*audits = []domain.Audit{a}
+	return writeOutbox(ctx, tx, *audits)
 }
 
 // FindPrincipal resolves a key's hash to whom it acts for. A revoked key, or one whose
