@@ -42,18 +42,33 @@ hc="$work/pkg/injection/health_check.go"
 sed -i -e 's|^\t"net/http"$|\t"net/http"\n\t"os"|' \
   -e 's|Addr: ":" + strconv.Itoa(port)}|Addr: ":" + strconv.Itoa(port)}\n\tif p := os.Getenv("CLUSTERTEST_PROBES_PORT"); p != "" {\n\t\tserver.Addr = ":" + p\n\t}|' "$hc"
 grep -q CLUSTERTEST_PROBES_PORT "$hc" || { echo "build.sh: the health-port patch no longer applies to knative.dev/pkg" >&2; exit 1; }
-# 2. Eventing v0.50.0 was built against client-go v0.35; v0.36's cache.Store adds Bookmark,
+# 2. Eventing v0.50.0 was built against client-go v0.35; v0.36's cache.Store adds two methods,
 #    which two stores of its ApiServerSource adapter (linked into the controller) lack.
 copy knative.dev/eventing "$work/eventing"
 cat >"$work/eventing/pkg/adapter/apiserver/zz_clustertest_bookmark.go" <<'GO'
 package apiserver
 
-// Bookmark is client-go v0.36's addition to cache.Store; nothing to keep for a delegate.
+// Bookmark and LastStoreSyncResourceVersion are client-go v0.36's additions to cache.Store;
+// a delegate that only forwards events keeps no resource version.
 func (a *resourceDelegate) Bookmark(string) {}
+
+// LastStoreSyncResourceVersion: see Bookmark.
+func (a *resourceDelegate) LastStoreSyncResourceVersion() string { return "" }
 
 // Bookmark passes the resource version on to the filtered store.
 func (c *controllerFilter) Bookmark(rv string) { c.delegate.Bookmark(rv) }
+
+// LastStoreSyncResourceVersion asks the filtered store.
+func (c *controllerFilter) LastStoreSyncResourceVersion() string {
+	return c.delegate.LastStoreSyncResourceVersion()
+}
 GO
+# 3. The in-memory channel's dispatcher (which marks a channel's subscribers ready) listens on
+#    a fixed :8080, as does Serving's autoscaler: the dispatcher moves to :8089 (no event is
+#    sent to it here).
+disp="$work/eventing/pkg/reconciler/inmemorychannel/dispatcher/controller.go"
+sed -i 's|^\thttpPort      = 8080$|\thttpPort      = 8089|' "$disp"
+grep -q 'httpPort      = 8089' "$disp" || { echo "build.sh: the dispatcher-port patch no longer applies" >&2; exit 1; }
 cp go.mod "$work/go.mod"
 cp go.sum "$work/go.sum"
 "$GO" mod edit -modfile="$work/go.mod" -replace "knative.dev/pkg=$work/pkg" -replace "knative.dev/eventing=$work/eventing"
@@ -74,6 +89,7 @@ build serving-autoscaler knative.dev/serving/cmd/autoscaler
 build eventing-webhook knative.dev/eventing/cmd/webhook
 build eventing-controller knative.dev/eventing/cmd/controller
 build imc-controller knative.dev/eventing/cmd/in_memory/channel_controller
+build imc-dispatcher knative.dev/eventing/cmd/in_memory/channel_dispatcher
 build mt-broker-controller knative.dev/eventing/cmd/mtchannel_broker
 build cnpg-manager github.com/cloudnative-pg/cloudnative-pg/cmd/manager
 driver

@@ -45,6 +45,7 @@ tool (
 	k8s.io/kubernetes/cmd/kube-scheduler
 	knative.dev/eventing/cmd/controller
 	knative.dev/eventing/cmd/in_memory/channel_controller
+	knative.dev/eventing/cmd/in_memory/channel_dispatcher
 	knative.dev/eventing/cmd/mtchannel_broker
 	knative.dev/eventing/cmd/webhook
 	knative.dev/serving/cmd/autoscaler

@@ -105,12 +105,22 @@ func assertServing(ctx context.Context, a *applier, cp *controlPlane, ksvcs []ob
 		rep.check("read config-deployment", err)
 		return
 	}
+	// One wait for all six (they reconcile together), then each is looked at closely.
+	_ = poll(ctx, 4*time.Minute, "every Service to have a ready Revision", func() (bool, error) {
+		for _, o := range ksvcs {
+			u, err := a.get(ctx, "serving.knative.dev/v1", "Service", ns, o.u.GetName())
+			if err != nil || str(u, "status", "latestReadyRevisionName") == "" || str(u, "status", "latestReadyRevisionName") != str(u, "status", "latestCreatedRevisionName") {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
 	for _, o := range ksvcs {
 		name := o.u.GetName()
 		want := o.u
 		rep.check("Service "+name+": a Ready Revision with its func.yaml's container, env, resources and scale", func() error {
 			var ksvc *unstructured.Unstructured
-			err := poll(ctx, 3*time.Minute, "Service "+name+" to have a ready Revision", func() (bool, error) {
+			err := poll(ctx, 5*time.Second, "Service "+name+" to have a ready Revision", func() (bool, error) {
 				u, err := a.get(ctx, "serving.knative.dev/v1", "Service", ns, name)
 				if err != nil {
 					return false, nil
@@ -159,7 +169,7 @@ func assertServing(ctx context.Context, a *applier, cp *controlPlane, ksvcs []ob
 			// Scale: at least min-scale pods Ready (simulated), never above max-scale.
 			minScale, maxScale := atoi(wantAnn["autoscaling.knative.dev/min-scale"]), atoi(wantAnn["autoscaling.knative.dev/max-scale"])
 			var ready, replicas int64
-			err = poll(ctx, 90*time.Second, fmt.Sprintf("Revision %s at min-scale %d", revName, minScale), func() (bool, error) {
+			err = poll(ctx, 30*time.Second, fmt.Sprintf("Revision %s at min-scale %d", revName, minScale), func() (bool, error) {
 				d, err := cp.kube.AppsV1().Deployments(ns).Get(ctx, revName+"-deployment", metav1.GetOptions{})
 				if err != nil {
 					return false, nil
@@ -223,14 +233,27 @@ func normResources(v any) string {
 
 // assertEventing checks the Broker, Trigger, PingSource and SinkBinding and K_SINK.
 func assertEventing(ctx context.Context, a *applier, cp *controlPlane, ksvcs []object, rep *report) {
-	broker, err := waitReady(ctx, a, "eventing.knative.dev/v1", "Broker", ns, "default", 3*time.Minute)
-	rep.check("Broker default Ready", err)
-	for _, x := range []struct{ apiVersion, kind, name string }{
+	objs := []struct{ apiVersion, kind, name string }{
+		{"eventing.knative.dev/v1", "Broker", "default"},
 		{"eventing.knative.dev/v1", "Trigger", "events-writer"},
 		{"sources.knative.dev/v1", "PingSource", "relay-outbox"},
 		{"sources.knative.dev/v1", "SinkBinding", "event-emitters"},
-	} {
-		_, err := waitReady(ctx, a, x.apiVersion, x.kind, ns, x.name, 3*time.Minute)
+	}
+	_ = poll(ctx, 3*time.Minute, "Broker, Trigger, PingSource and SinkBinding Ready", func() (bool, error) {
+		for _, x := range objs {
+			u, err := a.get(ctx, x.apiVersion, x.kind, ns, x.name)
+			if err != nil || !condTrue(u, "Ready") {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	var broker *unstructured.Unstructured
+	for _, x := range objs {
+		u, err := waitReady(ctx, a, x.apiVersion, x.kind, ns, x.name, 5*time.Second)
+		if x.kind == "Broker" && err == nil {
+			broker = u
+		}
 		rep.check(x.kind+" "+x.name+" Ready", err)
 	}
 	if broker == nil {
@@ -244,7 +267,7 @@ func assertEventing(ctx context.Context, a *applier, cp *controlPlane, ksvcs []o
 		if emits {
 			what = "Service " + name + ": K_SINK = the Broker's address, in the Service and its latest ready Revision"
 		}
-		rep.check(what, poll(ctx, 2*time.Minute, "K_SINK in "+name, func() (bool, error) {
+		rep.check(what, poll(ctx, time.Minute, "K_SINK in "+name, func() (bool, error) {
 			ksvc, err := a.get(ctx, "serving.knative.dev/v1", "Service", ns, name)
 			if err != nil {
 				return false, nil
@@ -303,7 +326,37 @@ func assertCNPG(ctx context.Context, a *applier, cp *controlPlane, rep *report) 
 		return pods == 3, nil
 	})
 	if err != nil {
-		err = fmt.Errorf("%w (%d instance pods)", err, pods)
+		phase := ""
+		if c, gerr := a.get(ctx, "postgresql.cnpg.io/v1", "Cluster", ns, "shortener-db"); gerr == nil {
+			phase = fmt.Sprintf("; Cluster phase %q: %s", str(c, "status", "phase"), str(c, "status", "phaseReason"))
+		}
+		err = fmt.Errorf("%w (%d instance pods%s)", err, pods, phase)
 	}
 	rep.check("CNPG Cluster shortener-db: 3 instance pods", err)
+}
+
+// rolledOut is install.sh's rollout waits of step 6: the Poolers' Deployments (which CNPG
+// makes) and Valkey's StatefulSets, every replica Ready (as kwok reports it).
+func rolledOut(ctx context.Context, cp *controlPlane) error {
+	var pending []string
+	err := poll(ctx, 2*time.Minute, "poolers and Valkey rolled out", func() (bool, error) {
+		pending = pending[:0]
+		for _, d := range []string{"shortener-db-pooler-rw", "shortener-db-pooler-ro"} {
+			x, err := cp.kube.AppsV1().Deployments(ns).Get(ctx, d, metav1.GetOptions{})
+			if err != nil || !deploymentAvailable(x) || x.Status.ReadyReplicas < *x.Spec.Replicas {
+				pending = append(pending, "Deployment "+d)
+			}
+		}
+		for _, st := range []string{"valkey", "valkey-sentinel"} {
+			x, err := cp.kube.AppsV1().StatefulSets(ns).Get(ctx, st, metav1.GetOptions{})
+			if err != nil || x.Status.ReadyReplicas < *x.Spec.Replicas {
+				pending = append(pending, "StatefulSet "+st)
+			}
+		}
+		return len(pending) == 0, nil
+	})
+	if err != nil {
+		return fmt.Errorf("%w (not rolled out: %v)", err, pending)
+	}
+	return nil
 }

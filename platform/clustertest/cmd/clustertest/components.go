@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -25,6 +28,15 @@ type component struct {
 	port       int    // base of the ports given to it (webhook, metrics, profiling, probes)
 	extraArgs  []string
 	env        []string
+	// listen is where it serves its webhook, when not on port (set by its own arguments).
+	listen int
+	// secretMount plays the kubelet for one secret volume (name: directory), written into the
+	// component's private /run (so only with privateRun).
+	secretMount [2]string
+	// privateRun runs it with a tmpfs over /run in a mount namespace of its own, which ends
+	// with it: CloudNativePG writes its webhook certificates to /run/secrets/cnpg.io/webhook
+	// and reads its namespace (for leader election) where a pod has it.
+	privateRun bool
 }
 
 // Knative Serving, Eventing and CloudNativePG, as install.sh's steps start them. Ports are
@@ -39,10 +51,12 @@ var (
 		{name: "eventing-webhook", namespace: "knative-eventing", deployment: "eventing-webhook", container: "eventing-webhook", webhook: "eventing-webhook", port: 8630},
 		{name: "eventing-controller", namespace: "knative-eventing", deployment: "eventing-controller", container: "eventing-controller", port: 8640},
 		{name: "imc-controller", namespace: "knative-eventing", deployment: "imc-controller", container: "controller", webhook: "inmemorychannel-webhook", port: 8650},
+		{name: "imc-dispatcher", namespace: "knative-eventing", deployment: "imc-dispatcher", container: "dispatcher", port: 8690},
 		{name: "mt-broker-controller", namespace: "knative-eventing", deployment: "mt-broker-controller", container: "mt-broker-controller", port: 8660},
 	}
 	cnpgComponents = []component{
-		{name: "cnpg-manager", namespace: "cnpg-system", deployment: "cnpg-controller-manager", container: "manager", webhook: "cnpg-webhook-service", port: 8670},
+		{name: "cnpg-manager", namespace: "cnpg-system", deployment: "cnpg-controller-manager", container: "manager", webhook: "cnpg-webhook-service", port: 8670,
+			listen: 9443, privateRun: true, secretMount: [2]string{"cnpg-webhook-cert", "/run/secrets/cnpg.io/webhook"}, extraArgs: []string{"--metrics-bind-address=127.0.0.1:8671"}},
 	}
 )
 
@@ -71,7 +85,11 @@ func (r *runner) start(ctx context.Context, c component) error {
 		return fmt.Errorf("%s: Deployment %s/%s has no container %q", c.name, c.namespace, c.deployment, c.container)
 	}
 	pod := c.deployment + "-clustertest"
-	env := []string{"KUBECONFIG=" + r.cp.kubeconfig}
+	kc, err := r.cp.kubeconfigFor(c.namespace, d.Spec.Template.Spec.ServiceAccountName)
+	if err != nil {
+		return err
+	}
+	env := []string{"KUBECONFIG=" + kc}
 	for _, e := range ctr.Env {
 		v := e.Value
 		if e.ValueFrom != nil {
@@ -85,7 +103,8 @@ func (r *runner) start(ctx context.Context, c component) error {
 				case "spec.serviceAccountName":
 					v = d.Spec.Template.Spec.ServiceAccountName
 				case "status.podIP", "status.hostIP":
-					v = "127.0.0.1"
+					// Local, but not loopback: the autoscaler publishes it in an EndpointSlice.
+					v = apiserverIP
 				case "spec.nodeName":
 					v = "node-1"
 				default:
@@ -98,6 +117,9 @@ func (r *runner) start(ctx context.Context, c component) error {
 		env = append(env, e.Name+"="+v)
 	}
 	webhookPort := c.port
+	if c.listen != 0 {
+		webhookPort = c.listen
+	}
 	env = append(env,
 		"WEBHOOK_PORT="+strconv.Itoa(webhookPort),
 		"METRICS_PROMETHEUS_PORT="+strconv.Itoa(c.port+1),
@@ -108,13 +130,62 @@ func (r *runner) start(ctx context.Context, c component) error {
 	env = append(env, c.env...)
 	args := append([]string{}, ctr.Args...)
 	args = append(args, c.extraArgs...)
-	if _, err := r.ps.start(c.name, filepath.Join(r.cp.bin, c.name), args, env); err != nil {
+	binary := filepath.Join(r.cp.bin, c.name)
+	if c.privateRun {
+		args = append([]string{"--mount", "--propagation", "private", "--", "/bin/sh", "-c",
+			`mount -t tmpfs clustertest /run && mkdir -p /run/secrets/cnpg.io/webhook /run/secrets/kubernetes.io/serviceaccount && ` +
+				`printf %s "$OPERATOR_NAMESPACE" >/run/secrets/kubernetes.io/serviceaccount/namespace && exec "$0" "$@"`, binary}, args...)
+		binary = "/usr/bin/unshare"
+	}
+	dir := r.ps.dir
+	if c.name == "cnpg-manager" {
+		// The operator lists the architectures it can run instances on from the manager
+		// binaries beside it in its image (operator/manager_<arch>, relative to its directory).
+		dir = filepath.Join(r.cp.dir, "cnpg")
+		if err := os.MkdirAll(filepath.Join(dir, "operator"), 0o755); err != nil {
+			return err
+		}
+		if err := os.Symlink(filepath.Join(r.cp.bin, c.name), filepath.Join(dir, "operator", "manager_"+runtime.GOARCH)); err != nil {
+			return err
+		}
+	}
+	p, err := r.ps.startIn(dir, c.name, binary, args, env)
+	if err != nil {
 		return err
+	}
+	if c.secretMount[0] != "" {
+		go r.syncSecret(ctx, p, c.namespace, c.secretMount[0], c.secretMount[1])
 	}
 	if c.webhook != "" {
 		return r.forward(ctx, c.namespace, c.webhook, webhookPort)
 	}
 	return nil
+}
+
+// syncSecret copies a Secret's keys into a directory of the process's own mount namespace
+// (reached through /proc/PID/root), as the kubelet keeps a secret volume in sync.
+func (r *runner) syncSecret(ctx context.Context, p *proc, ns, name, dir string) {
+	root := fmt.Sprintf("/proc/%d/root", p.cmd.Process.Pid)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-p.done:
+			return
+		case <-time.After(500 * time.Millisecond):
+		}
+		s, err := r.cp.kube.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			continue
+		}
+		for k, v := range s.Data {
+			path := filepath.Join(root, dir, k)
+			if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, v) {
+				continue
+			}
+			_ = os.WriteFile(path, v, 0o600)
+		}
+	}
 }
 
 // forward listens on every port of the Service's ClusterIP (local inside the namespace) and

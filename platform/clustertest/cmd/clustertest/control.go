@@ -40,6 +40,33 @@ type controlPlane struct {
 	kubeconfig string
 	config     *rest.Config
 	kube       *kubernetes.Clientset
+	// serviceAccounts ("namespace/name") get static tokens, so the controllers run as
+	// their own ServiceAccounts, under the release's RBAC, as in a cluster.
+	serviceAccounts []string
+}
+
+func saToken(ns, name string) string { return "clustertest-sa-" + ns + "-" + name }
+
+// kubeconfigFor writes a kubeconfig with a ServiceAccount's token and returns its path.
+func (cp *controlPlane) kubeconfigFor(ns, sa string) (string, error) {
+	path := filepath.Join(cp.dir, "kubeconfig-"+ns+"-"+sa)
+	return path, os.WriteFile(path, []byte(kubeconfigText(filepath.Join(cp.dir, "ca.crt"), saToken(ns, sa))), 0o600)
+}
+
+func kubeconfigText(ca, token string) string {
+	return fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+- name: clustertest
+  cluster: {server: "https://127.0.0.1:6443", certificate-authority: %q}
+users:
+- name: user
+  user: {token: %q}
+contexts:
+- name: clustertest
+  context: {cluster: clustertest, user: user}
+current-context: clustertest
+`, ca, token)
 }
 
 func writePEM(path, typ string, der []byte) error {
@@ -96,22 +123,15 @@ func (cp *controlPlane) certs() error {
 			return err
 		}
 	}
-	if err := os.WriteFile(filepath.Join(cp.dir, "tokens.csv"), []byte(adminToken+",admin,admin,system:masters\n"), 0o600); err != nil {
+	tokens := adminToken + ",admin,admin,system:masters\n"
+	for _, sa := range cp.serviceAccounts {
+		ns, name, _ := strings.Cut(sa, "/")
+		tokens += fmt.Sprintf("%s,system:serviceaccount:%s:%s,sa-%s-%s,\"system:serviceaccounts,system:serviceaccounts:%s,system:authenticated\"\n", saToken(ns, name), ns, name, ns, name, ns)
+	}
+	if err := os.WriteFile(filepath.Join(cp.dir, "tokens.csv"), []byte(tokens), 0o600); err != nil {
 		return err
 	}
-	kc := fmt.Sprintf(`apiVersion: v1
-kind: Config
-clusters:
-- name: clustertest
-  cluster: {server: "https://127.0.0.1:6443", certificate-authority: %q}
-users:
-- name: admin
-  user: {token: %q}
-contexts:
-- name: clustertest
-  context: {cluster: clustertest, user: admin}
-current-context: clustertest
-`, filepath.Join(cp.dir, "ca.crt"), adminToken)
+	kc := kubeconfigText(filepath.Join(cp.dir, "ca.crt"), adminToken)
 	cp.kubeconfig = filepath.Join(cp.dir, "kubeconfig")
 	return os.WriteFile(cp.kubeconfig, []byte(kc), 0o600)
 }

@@ -198,6 +198,9 @@ func stage(ctx context.Context, repo, work string, cp *controlPlane, rn *runner,
 		func() ([]object, error) {
 			return decode("install.sh valkey-auth", []byte(secretYAML("valkey-auth", map[string]string{"password": "clustertest"})))
 		},
+		func() ([]object, error) {
+			return decode("install.sh shortener-admin-api-key", []byte(secretYAML("shortener-admin-api-key", map[string]string{"key": "shk_clustertest"})))
+		},
 		kust(p("shortener"), nil))
 	pooler := add("7/9 secret shortener-db-pooler", func() ([]object, error) {
 		// For the dry run; the real one is derived from CloudNativePG's app secret as install.sh does.
@@ -224,10 +227,23 @@ func stage(ctx context.Context, repo, work string, cp *controlPlane, rn *runner,
 		return fmt.Errorf("the manifests did not render")
 	}
 
+	for _, s := range steps {
+		for _, o := range s.objs {
+			if o.u.GetKind() == "ServiceAccount" {
+				cp.serviceAccounts = append(cp.serviceAccounts, o.u.GetNamespace()+"/"+o.u.GetName())
+			}
+		}
+	}
 	if err := cp.start(ctx, rn.ps); err != nil {
 		return err
 	}
 	rep.check("control plane up: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok with 3 Ready nodes", nil)
+	if err := cp.storageClass(ctx); err != nil {
+		return err
+	}
+	pctx, stopProvisioning := context.WithCancel(ctx)
+	defer stopProvisioning()
+	go cp.provision(pctx)
 	a, err := newApplier(cp)
 	if err != nil {
 		return err
@@ -281,7 +297,8 @@ func stage(ctx context.Context, repo, work string, cp *controlPlane, rn *runner,
 		}
 		return rn.waitDeployments(ctx, "cnpg-system", 3*time.Minute)
 	}
-	shortener.after = func(ctx context.Context) error { return nil }
+	// install.sh also waits for the Cluster to be Ready, which needs PostgreSQL running.
+	shortener.after = func(ctx context.Context) error { return rolledOut(ctx, cp) }
 	pooler.objs = nil
 	pooler.after = func(ctx context.Context) error { return poolerSecret(ctx, a) }
 	events.after = func(ctx context.Context) error { return nil }
@@ -300,11 +317,18 @@ func stage(ctx context.Context, repo, work string, cp *controlPlane, rn *runner,
 		}
 	}
 
-	assertServing(ctx, a, cp, functions.objs, rep)
-	assertEventing(ctx, a, cp, functions.objs, rep)
-	assertCNPG(ctx, a, cp, rep)
-	negatives(ctx, a, all, rep)
-	return nil
+	for _, assert := range []func(){
+		func() { assertServing(ctx, a, cp, functions.objs, rep) },
+		func() { assertEventing(ctx, a, cp, functions.objs, rep) },
+		func() { assertCNPG(ctx, a, cp, rep) },
+		func() { negatives(ctx, a, all, rep) },
+	} {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		assert()
+	}
+	return ctx.Err()
 }
 
 const publicHost = "short.example.org"

@@ -31,6 +31,11 @@ type procs struct {
 // dir/<name>.log. Each child is its own process group leader, so a terminal's Ctrl-C reaches
 // only this driver, which then stops them in order; Pdeathsig kills a child if the driver dies.
 func (ps *procs) start(name, bin string, args, env []string) (*proc, error) {
+	return ps.startIn(ps.dir, name, bin, args, env)
+}
+
+// startIn is start with another working directory.
+func (ps *procs) startIn(dir, name, bin string, args, env []string) (*proc, error) {
 	logPath := filepath.Join(ps.dir, name+".log")
 	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 	if err != nil {
@@ -39,7 +44,7 @@ func (ps *procs) start(name, bin string, args, env []string) (*proc, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append([]string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + ps.dir}, env...)
 	cmd.Stdout, cmd.Stderr = f, f
-	cmd.Dir = ps.dir
+	cmd.Dir = dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		f.Close()
@@ -72,31 +77,37 @@ func (ps *procs) exited() error {
 	return nil
 }
 
-// stopAll sends SIGTERM to each process (newest first) and SIGKILL to its process group
-// after a grace period, and waits until each has been reaped.
+// stopAll sends SIGTERM to each process (newest first), gives them all a few seconds together,
+// then SIGKILLs the process group of any still there, and waits until each has been reaped.
 func (ps *procs) stopAll() error {
 	ps.mu.Lock()
 	list := ps.list
 	ps.list = nil
 	ps.mu.Unlock()
+	for i := len(list) - 1; i >= 0; i-- {
+		_ = syscall.Kill(list[i].cmd.Process.Pid, syscall.SIGTERM)
+	}
+	grace := time.After(5 * time.Second)
+	expired := make(chan time.Time)
+	close(expired)
 	var errs []error
 	for i := len(list) - 1; i >= 0; i-- {
 		p := list[i]
 		pid := p.cmd.Process.Pid
 		select {
 		case <-p.done:
+		case <-grace:
+			grace = expired
+		}
+		select {
+		case <-p.done:
 		default:
-			_ = syscall.Kill(pid, syscall.SIGTERM)
+			_ = syscall.Kill(-pid, syscall.SIGKILL)
 			select {
 			case <-p.done:
 			case <-time.After(10 * time.Second):
-				_ = syscall.Kill(-pid, syscall.SIGKILL)
-				select {
-				case <-p.done:
-				case <-time.After(10 * time.Second):
-					errs = append(errs, fmt.Errorf("%s (pid %d) did not die", p.name, pid))
-					continue
-				}
+				errs = append(errs, fmt.Errorf("%s (pid %d) did not die", p.name, pid))
+				continue
 			}
 		}
 		// Whatever the group leader left behind goes with it.

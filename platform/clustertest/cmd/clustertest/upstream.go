@@ -118,7 +118,8 @@ func tree(repo, dir string) error {
 		paths []string
 	}{
 		{"platform/knative-serving/upstream/serving-crds.yaml", servingCRDs},
-		{"platform/knative-serving/upstream/serving-core.yaml", append(append([]string{}, servingCRDs...),
+		// config/core holds 300-resources itself.
+		{"platform/knative-serving/upstream/serving-core.yaml", append(append([]string{}, servingCRDs[1:]...),
 			filepath.Join(sv, "config/core"), filepath.Join(nw, "config/config-network.yaml"))},
 		{"platform/knative-eventing/upstream/eventing-crds.yaml", []string{filepath.Join(ev, "config/core/resources")}},
 		{"platform/knative-eventing/upstream/eventing-core.yaml", []string{filepath.Join(ev, "config/core")}},
