@@ -118,9 +118,8 @@ func value(t *testing.T, c prometheus.Counter) float64 {
 }
 
 // TestRequestDurationResolvesMicroseconds: a request answered in 30 µs is counted in a
-// classic bucket below 1 ms (where the default buckets started at 5 ms), every classic
-// bound of DurationBuckets is exposed for the rules to read, and the native histogram
-// beside them has the observation too.
+// bucket below 1 ms (where the default buckets started at 5 ms), and every bound of
+// DurationBuckets is exposed for the rules to read.
 func TestRequestDurationResolvesMicroseconds(t *testing.T) {
 	m := metrics.NewFor(metrics.Common)
 	m.ObserveRequest("GET /{short_code}", "GET", 302, 30*time.Microsecond)
@@ -156,16 +155,14 @@ func TestRequestDurationResolvesMicroseconds(t *testing.T) {
 			t.Errorf("le=%v counts %d, want %d", b.GetUpperBound(), b.GetCumulativeCount(), want)
 		}
 	}
-	if h.GetSchema() == 0 && len(h.GetPositiveSpan()) == 0 {
-		t.Error("no native histogram beside the classic buckets")
-	}
-	// Native buckets come as deltas: each bucket's count is the running sum.
-	var native, bucket int64
-	for _, d := range h.GetPositiveDelta() {
-		bucket += d
-		native += bucket
-	}
-	if native != 2 {
-		t.Errorf("the native histogram holds %d observations, want 2 (spans %v)", native, h.GetPositiveSpan())
+}
+
+// BenchmarkObserveRequest is the metrics cost of one answered redirect: its counter and
+// its histogram. BENCHMARKS.md compares the buckets with Prometheus's default ones and
+// with a native histogram beside them.
+func BenchmarkObserveRequest(b *testing.B) {
+	m := metrics.NewFor(metrics.Redirects)
+	for b.Loop() {
+		m.ObserveRequest("GET /{short_code}", "GET", 302, 20*time.Microsecond)
 	}
 }
