@@ -1,5 +1,6 @@
-// Package health answers liveness, readiness and metrics. Every function mounts these
-// routes on its own address; the health function serves only them.
+// Package health answers liveness, readiness, metrics and the API's OpenAPI document.
+// Every function mounts these routes on its own address; the health function serves only
+// them.
 package health
 
 import (
@@ -7,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/urlshort/shortener/shared/openapi"
 	"github.com/urlshort/shortener/shared/web"
 )
 
@@ -33,7 +35,14 @@ func Routes(d Deps) []web.Route {
 		{Pattern: "GET /health", Handler: live},
 		{Pattern: "GET /ready", Handler: d.ready},
 		{Pattern: "GET /metrics", Handler: d.Metrics.ServeHTTP},
+		{Pattern: "GET /openapi.json", Handler: describe},
 	}
+}
+
+// describe answers the OpenAPI document of the whole public API, which the routing table
+// sends to the health function.
+func describe(w http.ResponseWriter, _ *http.Request) {
+	web.Raw(w, http.StatusOK, openapi.JSON())
 }
 
 // live answers while the process serves; it calls no dependency.

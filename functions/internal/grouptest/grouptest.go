@@ -3,6 +3,11 @@
 // publisher that delivers in-process, so a group's tests drive it over HTTP and read back
 // the audit events each request wrote. It is the one place that builds each group's Deps:
 // a change of a Deps type is an edit here, not in every test.
+//
+// Every exchange through Do, Send and Fixture is checked against the OpenAPI document
+// (shared/openapi) with kin-openapi's request and response validation: an answer the
+// document does not allow, or a success for a request the document calls invalid, fails
+// the test. So the document stays true by the tests that already run.
 package grouptest
 
 import (
@@ -32,6 +37,7 @@ import (
 	"github.com/urlshort/shortener/shared/domain"
 	sharedevents "github.com/urlshort/shortener/shared/events"
 	"github.com/urlshort/shortener/shared/metrics"
+	"github.com/urlshort/shortener/shared/openapi/openapitest"
 	"github.com/urlshort/shortener/shared/routing"
 	"github.com/urlshort/shortener/shared/store/storetest"
 	"github.com/urlshort/shortener/shared/web"
@@ -77,6 +83,9 @@ type Env struct {
 	m      *metrics.Metrics
 	outbox metrics.OutboxStats
 	close  func() // closes the store
+
+	// checks holds, by host, the OpenAPI check of each server's exchanges.
+	checks map[string]*openapitest.Validator
 }
 
 // Mount serves the named route group (one of the routing names but the events-writer)
@@ -140,13 +149,18 @@ func Mount(t testing.TB, group string, o Options) *Env {
 		t.Fatalf("grouptest: no route group %q", group)
 		return nil
 	}
-	return &Env{
-		srv: serve(t, m, group, routes(group)),
-		// The fixtures' router counts on metrics of its own, so that the group's /metrics
-		// shows only the requests the test sent to the group.
-		aux: serve(t, metrics.New(), "fixtures", slices.Concat(routes(routing.Users), routes(routing.URLs), routes(routing.Events))),
+	groupRoutes := routes(group)
+	// The fixtures' router counts on metrics of its own, so that the group's /metrics
+	// shows only the requests the test sent to the group.
+	auxRoutes := slices.Concat(routes(routing.Users), routes(routing.URLs), routes(routing.Events))
+	e := &Env{
+		srv: serve(t, m, group, groupRoutes),
+		aux: serve(t, metrics.New(), "fixtures", auxRoutes),
 		pub: pub, m: m, outbox: st.OutboxStats, close: st.Close,
 	}
+	e.checkOpenAPI(t, e.srv, groupRoutes)
+	e.checkOpenAPI(t, e.aux, auxRoutes)
+	return e
 }
 
 func serve(t testing.TB, m *metrics.Metrics, name string, rs []web.Route) *httptest.Server {
@@ -155,6 +169,55 @@ func serve(t testing.TB, m *metrics.Metrics, name string, rs []web.Route) *httpt
 	srv := httptest.NewServer(rt)
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// checkOpenAPI checks every exchange with srv, which serves routes, against the OpenAPI
+// document.
+func (e *Env) checkOpenAPI(t testing.TB, srv *httptest.Server, routes []web.Route) {
+	t.Helper()
+	doc, err := openapitest.Document()
+	if err != nil {
+		t.Fatal(err)
+	}
+	patterns := make([]string, len(routes))
+	for i, r := range routes {
+		patterns[i] = r.Pattern
+	}
+	if e.checks == nil {
+		e.checks = map[string]*openapitest.Validator{}
+	}
+	e.checks[srv.Listener.Addr().String()] = openapitest.New(doc, patterns)
+}
+
+// maxCheckedBody bounds the request body kept for the OpenAPI check; a larger one is
+// sent whole but not validated.
+const maxCheckedBody = 16 << 20
+
+// bodyCopy keeps what a request body sent, up to maxCheckedBody bytes.
+type bodyCopy struct {
+	io.ReadCloser
+	mu       sync.Mutex
+	buf      bytes.Buffer
+	overflow bool
+}
+
+func (b *bodyCopy) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.mu.Lock()
+	if b.buf.Len()+n > maxCheckedBody {
+		b.overflow = true
+	} else {
+		b.buf.Write(p[:n])
+	}
+	b.mu.Unlock()
+	return n, err
+}
+
+// sent returns the bytes read so far, or nil and false past maxCheckedBody.
+func (b *bodyCopy) sent() ([]byte, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return bytes.Clone(b.buf.Bytes()), !b.overflow
 }
 
 // Reply is an HTTP answer, its body read.
@@ -200,6 +263,12 @@ func (e *Env) Send(t testing.TB, req *http.Request) Reply {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		Timeout:       30 * time.Second,
 	}
+	check := e.checks[req.URL.Host]
+	var body *bodyCopy
+	if check != nil && req.Body != nil && req.Body != http.NoBody {
+		body = &bodyCopy{ReadCloser: req.Body}
+		req.Body = body
+	}
 	res, err := client.Do(req)
 	if err != nil {
 		t.Fatalf("%s %.80s: %v", req.Method, req.URL, err)
@@ -208,6 +277,18 @@ func (e *Env) Send(t testing.TB, req *http.Request) Reply {
 	b, err := io.ReadAll(res.Body)
 	if err != nil {
 		t.Fatalf("%s %.80s: read body: %v", req.Method, req.URL, err)
+	}
+	if check != nil {
+		x := openapitest.Exchange{Request: req, Status: res.StatusCode, Header: res.Header, Body: b}
+		complete := true
+		if body != nil {
+			x.RequestBody, complete = body.sent()
+		}
+		if complete {
+			if err := check.Check(x); err != nil {
+				t.Errorf("OpenAPI: %s %.80s: %v\nanswer: %d %.300s", req.Method, req.URL.RequestURI(), err, res.StatusCode, b)
+			}
+		}
 	}
 	return Reply{res.StatusCode, res.Header, b}
 }
