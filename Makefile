@@ -7,7 +7,7 @@ COVER_MIN ?= 70
 IMAGE ?= registry.example.com/shortener:latest
 FUNCTIONS := health users urls redirect events events-writer
 
-.PHONY: help run stop seed test cover e2e acceptance offline fuzz tour lint bench build deploy manifests platform
+.PHONY: help run stop seed test cover e2e acceptance offline fuzz tour lint bench capacity autoscale-sim build deploy manifests platform
 
 # The help texts are read from this file, so the variables they name are filled in here.
 help: ## list the targets
@@ -44,6 +44,11 @@ offline: ## offline proofs of the cluster manifests, rules and dashboards (neste
 	@command -v promtool >/dev/null && command -v amtool >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager >/dev/null; } || echo "offline: run: sudo apt-get install -y prometheus prometheus-alertmanager"
 	@for m in platform monitoring; do if [ -f $$m/go.mod ]; then (cd $$m && $(GO) test -count=1 ./...); fi; done
 
+# Root (CLONE_NEWNET). The binaries are built once per go.sum into a cache outside the clone
+# ($${XDG_CACHE_HOME:-~/.cache}/shortener-clustertest/<hash>): the first run pays ~10 minutes.
+cluster-test: ## real API server + Knative/CNPG controllers (kwok nodes: no containers run, pod status simulated): every manifest accepted, Revisions/Broker/Cluster reconciled, broken copies rejected
+	@cache=$$(bash platform/clustertest/build.sh) && "$$cache/clustertest" -repo "$(CURDIR)" -bin "$$cache"
+
 acceptance: ## the black-box suite of ../shared/acceptance against a freshly started all-in-one server
 	bash .ci/acceptance.sh
 
@@ -61,6 +66,12 @@ lint: ## gofmt, go vet, staticcheck
 
 bench: ## Go benchmarks (see BENCHMARKS.md for the load-tool runs)
 	$(GO) test -tags e2e -run '^$$' -bench . -benchmem ./...
+
+capacity: ## per-pod capacity and start-to-ready of each function at 1 CPU, from the real binary → platform/autoscaling/measured.json
+	$(GO) run ./functions/cmd/capacity
+
+autoscale-sim: ## Knative's autoscaler on the seed's scenarios, today's knobs vs the recommended ones → platform/autoscaling/
+	cd platform && $(GO) run ./cmd/autoscale-sim
 
 build: ## build and push the one image of every function (func CLI, host builder); its digest lands in .func/built-image
 	func build --path . --builder host --image $(IMAGE) --push

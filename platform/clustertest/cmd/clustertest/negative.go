@@ -82,7 +82,7 @@ var negatives_ = []negative{
 	{"invalid label value", "StatefulSet", "valkey-sentinel",
 		set("metadata.labels.app\\.kubernetes\\.io/part-of", "shortener!"), "a valid label must be"},
 	{"LimitRange default above its max", "LimitRange", "defaults",
-		set("spec.limits.0.max", map[string]any{"memory": "128Mi"}), "must be less than or equal to memory max"},
+		set("spec.limits.0.max", map[string]any{"memory": "128Mi"}), "is greater than max value"},
 	{"PodDisruptionBudget at 150%", "PodDisruptionBudget", "valkey",
 		set("spec.maxUnavailable", "150%"), "must not be greater than 100%"},
 	{"PodMonitor scheme outside its enum", "PodMonitor", "shortener-db",
