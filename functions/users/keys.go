@@ -24,9 +24,6 @@ type KeyStore interface {
 // keyRoutes are the /api-keys routes; the users function serves them (no Service of
 // their own: they are rare and small). The router's guard asks the admin scope of each.
 func (h handlers) keyRoutes() []web.Route {
-	if h.Keys == nil {
-		return nil
-	}
 	return []web.Route{
 		{Pattern: "POST /api-keys", Handler: h.createKey},
 		{Pattern: "GET /api-keys", Handler: h.listKeys},

@@ -31,7 +31,7 @@ type Publisher interface {
 // Deps is what the user routes need. Cache may be nil.
 type Deps struct {
 	Store Store
-	// Keys serves /api-keys; nil leaves them out.
+	// Keys serves /api-keys.
 	Keys      KeyStore
 	Cache     *cache.Cache
 	Publisher Publisher
