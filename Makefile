@@ -7,7 +7,7 @@ COVER_MIN ?= 70
 IMAGE ?= registry.example.com/shortener:latest
 FUNCTIONS := health users urls redirect events events-writer
 
-.PHONY: help run stop seed test cover e2e acceptance offline fuzz tour lint bench build deploy manifests platform
+.PHONY: help run stop seed test cover e2e acceptance offline fuzz tour lint bench capacity autoscale-sim build deploy manifests platform
 
 # The help texts are read from this file, so the variables they name are filled in here.
 help: ## list the targets
@@ -66,6 +66,12 @@ lint: ## gofmt, go vet, staticcheck
 
 bench: ## Go benchmarks (see BENCHMARKS.md for the load-tool runs)
 	$(GO) test -tags e2e -run '^$$' -bench . -benchmem ./...
+
+capacity: ## per-pod capacity and start-to-ready of each function at 1 CPU, from the real binary → platform/autoscaling/measured.json
+	$(GO) run ./functions/cmd/capacity
+
+autoscale-sim: ## Knative's autoscaler on the seed's scenarios, today's knobs vs the recommended ones → platform/autoscaling/
+	cd platform && $(GO) run ./cmd/autoscale-sim
 
 build: ## build and push the one image of every function (func CLI, host builder); its digest lands in .func/built-image
 	func build --path . --builder host --image $(IMAGE) --push
