@@ -23,7 +23,9 @@ type principals struct {
 	err error
 }
 
-func (s principals) FindPrincipal(context.Context, []byte) (domain.Principal, error) { return s.p, s.err }
+func (s principals) FindPrincipal(context.Context, []byte) (domain.Principal, error) {
+	return s.p, s.err
+}
 
 // TestAccessRefusalsFollowTheDocument sends every route the refusals of access control
 // and limits (401, 403, 429, and 503 when keys cannot be looked up), through the real
