@@ -26,7 +26,7 @@ stop: ## stop the private PostgreSQL and Redis under .dev/ that make run or the 
 seed: ## generate the seed CSVs under .dev/seed and load them into an empty database
 	deps=$$($(GO) run ./functions/cmd/devdeps) && env $$deps $(GO) run ./functions/cmd/seed -dir .dev/seed
 
-test: cover offline e2e acceptance fuzz tour ## every test: Go tests with coverage gate, offline manifest proofs, multi-process tests, acceptance suite, fuzz pass, README tour
+test: cover offline e2e acceptance fuzz tour cluster-test ## every test: Go tests with coverage gate, offline manifest proofs, multi-process tests, acceptance suite, fuzz pass, README tour, real control plane
 
 # Each package's own figure would be its tests' share of the whole module (most show 0.0 %
 # or a few per cent), so only the total is printed; failures and ok/FAIL lines are kept.
@@ -45,7 +45,8 @@ offline: ## offline proofs of the cluster manifests, rules and dashboards (neste
 	@for m in platform monitoring; do if [ -f $$m/go.mod ]; then (cd $$m && $(GO) test -count=1 ./...); fi; done
 
 # Root (CLONE_NEWNET). The binaries are built once per go.sum into a cache outside the clone
-# ($${XDG_CACHE_HOME:-~/.cache}/shortener-clustertest/<hash>): the first run pays ~10 minutes.
+# ($${XDG_CACHE_HOME:-~/.cache}/shortener-clustertest/<hash>): the first run on a machine pays
+# the build (~25 minutes on 2 cores), later runs about a minute.
 cluster-test: ## real API server + Knative/CNPG controllers (kwok nodes: no containers run, pod status simulated): every manifest accepted, Revisions/Broker/Cluster reconciled, broken copies rejected
 	@cache=$$(bash platform/clustertest/build.sh) && "$$cache/clustertest" -repo "$(CURDIR)" -bin "$$cache"
 
