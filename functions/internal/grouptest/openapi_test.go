@@ -104,6 +104,51 @@ func securityProblem(op *openapi3.Operation, access routing.Access) string {
 	return ""
 }
 
+// TestDocumentFollowsTheRoutingTable checks that every rule of the routing table leads to
+// paths the document describes, and that each path the document describes is one the
+// table sends to a function that serves it (/metrics aside: every function answers it on
+// its own address, and Traefik routes none).
+func TestDocumentFollowsTheRoutingTable(t *testing.T) {
+	doc, err := openapitest.Document()
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := map[string][]web.Route{
+		routing.Health:   health.Routes(health.Deps{Metrics: http.NotFoundHandler()}),
+		routing.Users:    users.Routes(users.Deps{Keys: keys{}}),
+		routing.URLs:     urls.Routes(urls.Deps{}),
+		routing.Redirect: redirect.Routes(redirect.Deps{}),
+		routing.Events:   events.Routes(events.Deps{}),
+	}
+	sample := strings.NewReplacer("{id}", "1", "{short_code}", "abc123")
+	matched := map[string]bool{}
+	for path, item := range doc.Paths.Map() {
+		concrete := sample.Replace(path)
+		for _, rule := range routing.Table {
+			if rule.Matches(concrete) {
+				matched[rule.Path] = true
+			}
+		}
+		if path == "/metrics" {
+			continue
+		}
+		fn := routing.FunctionFor(concrete)
+		for method := range item.Operations() {
+			if method == http.MethodHead {
+				method = http.MethodGet
+			}
+			if !slices.ContainsFunc(served[fn], func(r web.Route) bool { return r.Pattern == method+" "+path }) {
+				t.Errorf("the routing table sends %s %s to %s, which does not serve it", method, path, fn)
+			}
+		}
+	}
+	for _, rule := range routing.Table {
+		if !matched[rule.Path] {
+			t.Errorf("routing rule %q leads to no path of the document", rule.Path)
+		}
+	}
+}
+
 // TestDocumentCoversTheRoutes checks that the OpenAPI document has an operation for every
 // route of every public function and no other, each with the security the routing table's
 // AccessOf gives the route.
