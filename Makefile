@@ -6,8 +6,10 @@ BIN := bin/shortener
 COVER_MIN ?= 70
 IMAGE ?= registry.example.com/shortener:latest
 FUNCTIONS := health users urls redirect events events-writer
+SCENARIO ?= baseline
+BASE_URL ?= http://localhost:8080
 
-.PHONY: help run stop seed test cover e2e acceptance offline fuzz tour lint bench capacity autoscale-sim build deploy manifests platform
+.PHONY: help run stop seed test cover e2e acceptance offline fuzz tour lint bench load capacity autoscale-sim build deploy manifests platform
 
 # The help texts are read from this file, so the variables they name are filled in here.
 help: ## list the targets
@@ -67,6 +69,9 @@ lint: ## gofmt, go vet, staticcheck
 
 bench: ## Go benchmarks (see BENCHMARKS.md for the load-tool runs)
 	$(GO) test -tags e2e -run '^$$' -bench . -benchmem ./...
+
+load: ## the seed's load scenarios (vegeta) against BASE_URL (default make run's, http://localhost:8080): SCENARIO=baseline|peak|viral|pareto|mixed|all, DURATION=1m; exits 1 on any unexpected status
+	$(GO) run ./functions/cmd/load -scenario $(SCENARIO) -base $(BASE_URL) $(if $(DURATION),-duration $(DURATION))
 
 capacity: ## per-pod capacity and start-to-ready of each function at 1 CPU, from the real binary → platform/autoscaling/measured.json
 	$(GO) run ./functions/cmd/capacity
