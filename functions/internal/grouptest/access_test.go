@@ -56,6 +56,8 @@ func TestAccessRefusalsFollowTheDocument(t *testing.T) {
 			func(a routing.Access, _ string) bool { return a != routing.Open }},
 		{"ReadKey", access.Options{Keys: true, Store: principals{p: domain.Principal{KeyID: 1, Scope: domain.ScopeRead}}}, secret, 403,
 			func(a routing.Access, _ string) bool { return a == routing.Write || a == routing.Admin }},
+		{"KeyWithoutScope", access.Options{Keys: true, Store: principals{p: domain.Principal{KeyID: 1}}}, secret, 403,
+			func(a routing.Access, _ string) bool { return a != routing.Open }},
 		{"WriteKeyOnAPIKeys", access.Options{Keys: true, Store: principals{p: domain.Principal{KeyID: 1, Scope: domain.ScopeWrite}}}, secret, 403,
 			func(a routing.Access, _ string) bool { return a == routing.Admin }},
 		{"KeysUnavailable", access.Options{Keys: true, Store: principals{err: domain.Unavailablef(context.DeadlineExceeded, "postgres down")}}, secret, 503,
