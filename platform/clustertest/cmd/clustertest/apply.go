@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -15,7 +14,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
@@ -117,7 +115,7 @@ func (a *applier) resource(u *unstructured.Unstructured) (dynamic.ResourceInterf
 	return a.dyn.Resource(m.Resource), nil
 }
 
-// gvr returns the resource interface for a kind, for reading.
+// get reads one object of a kind.
 func (a *applier) get(ctx context.Context, apiVersion, kind, ns, name string) (*unstructured.Unstructured, error) {
 	u := &unstructured.Unstructured{}
 	u.SetAPIVersion(apiVersion)
@@ -130,22 +128,6 @@ func (a *applier) get(ctx context.Context, apiVersion, kind, ns, name string) (*
 	return r.Get(ctx, name, metav1.GetOptions{})
 }
 
-func (a *applier) list(ctx context.Context, apiVersion, kind, ns string, opts metav1.ListOptions) ([]unstructured.Unstructured, error) {
-	u := &unstructured.Unstructured{}
-	u.SetAPIVersion(apiVersion)
-	u.SetKind(kind)
-	u.SetNamespace(ns)
-	r, err := a.resource(u)
-	if err != nil {
-		return nil, err
-	}
-	l, err := r.List(ctx, opts)
-	if err != nil {
-		return nil, err
-	}
-	return l.Items, nil
-}
-
 // apply server-side applies one object (as `kubectl apply --server-side --force-conflicts`).
 func (a *applier) apply(ctx context.Context, o object, dryRun bool) error {
 	r, err := a.resource(o.u)
@@ -156,12 +138,7 @@ func (a *applier) apply(ctx context.Context, o object, dryRun bool) error {
 	if dryRun {
 		opts.DryRun = []string{metav1.DryRunAll}
 	}
-	u := o.u.DeepCopy()
-	if u.GetNamespace() == "" {
-		// Scope decides; the object as written decides nothing more.
-		u.SetNamespace("")
-	}
-	_, err = r.Apply(ctx, u.GetName(), u, opts)
+	_, err = r.Apply(ctx, o.u.GetName(), o.u, opts)
 	return err
 }
 
@@ -281,10 +258,3 @@ func condSummary(u *unstructured.Unstructured) string {
 	}
 	return strings.Join(parts, ", ")
 }
-
-// gvk is a short constructor used by the assertions.
-func gvk(apiVersion, kind string) schema.GroupVersionKind {
-	return schema.FromAPIVersionAndKind(apiVersion, kind)
-}
-
-var _ = filepath.Join

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"net/url"
 	"reflect"
 	"strings"
 	"time"
@@ -32,7 +31,7 @@ func poolerSecret(ctx context.Context, a *applier) error {
 		b, _ := base64.StdEncoding.DecodeString(s)
 		return string(b)
 	}
-	user, pass, db := field("username"), url.QueryEscape(field("password")), field("dbname")
+	user, pass, db := field("username"), urlencode(field("password")), field("dbname")
 	if user == "" || db == "" {
 		return fmt.Errorf("shortener-db-app lacks username or dbname")
 	}
@@ -44,6 +43,19 @@ func poolerSecret(ctx context.Context, a *applier) error {
 		return err
 	}
 	return joinErrs(a.applyAll(ctx, objs, false))
+}
+
+// urlencode percent-encodes everything but unreserved characters, as install.sh's does.
+func urlencode(s string) string {
+	var b strings.Builder
+	for _, c := range []byte(s) {
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte(".~_-", c) >= 0 {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
 }
 
 // waitReady waits for an object's Ready condition and returns the object.

@@ -183,7 +183,7 @@ func stage(ctx context.Context, repo, work string, cp *controlPlane, rn *runner,
 			return decode("kustomize "+rel, data)
 		}
 	}
-	crds := add("CRDs from K3s's Traefik and Prometheus Operator", func() ([]object, error) {
+	add("CRDs from K3s's Traefik and Prometheus Operator", func() ([]object, error) {
 		data, err := extraCRDs()
 		if err != nil {
 			return nil, err
@@ -222,7 +222,6 @@ func stage(ctx context.Context, repo, work string, cp *controlPlane, rn *runner,
 		}
 		return decode("make manifests", out)
 	})
-	_ = crds
 	if rep.failed() > 0 {
 		return fmt.Errorf("the manifests did not render")
 	}
