@@ -94,5 +94,7 @@ build mt-broker-controller knative.dev/eventing/cmd/mtchannel_broker
 build cnpg-manager github.com/cloudnative-pg/cloudnative-pg/cmd/manager
 driver
 touch "$cache/.complete"
+# About 1 GiB a set: keep this one and the one before it (another clone may be on it).
+ls -dt "$(dirname "$cache")"/*/ 2>/dev/null | tail -n +3 | xargs -r rm -rf
 echo "clustertest: built in $((SECONDS - start))s into $cache" >&2
 echo "$cache"
