@@ -71,7 +71,11 @@ func TestExportCSV(t *testing.T) {
 	if len(urls) != 2 || urls[1][4] != title || urls[1][5] != "False" || strings.Join(urls[0], ",") != "id,user_id,short_code,original_url,title,is_active,created_at,updated_at" {
 		t.Errorf("urls export of user %d: %q", users[0], urls)
 	}
-	_, _, evs := a.getCSV("", fmt.Sprintf("/events?url_id=%v&event_type=updated", u["id"]))
+	var evs [][]string
+	waitFor(t, 5*time.Second, "the two updated events in the log", func() bool { // delivered after the answer
+		_, _, evs = a.getCSV("", fmt.Sprintf("/events?url_id=%v&event_type=updated", u["id"]))
+		return len(evs) >= 3
+	})
 	if len(evs) != 3 || evs[1][3] != "updated" || !json.Valid([]byte(evs[1][5])) {
 		t.Errorf("events export: %q", evs)
 	}

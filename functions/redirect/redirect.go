@@ -71,6 +71,14 @@ func (h handlers) redirect(w http.ResponseWriter, r *http.Request) {
 		web.Error(w, r, domain.Errorf(domain.NotFound, "short code not found"))
 		return
 	}
+	// The window is checked against the clock at each request, from whatever entry
+	// answered, so a link starts and stops at its instant on every instance with no write
+	// and no cache expiry in between.
+	if msg := outsideWindow(rd, time.Now()); msg != "" {
+		h.Metrics.Redirect(false)
+		web.Error(w, r, domain.Errorf(domain.NotFound, "%s", msg))
+		return
+	}
 	h.Metrics.Redirect(true)
 	// Set directly: http.Redirect would rewrite the stored URL, and it must go out exactly.
 	hd := w.Header()
@@ -90,4 +98,15 @@ func (h handlers) redirect(w http.ResponseWriter, r *http.Request) {
 // itself and records the look-up in its metrics. Unknown codes come back inactive.
 func (h handlers) find(ctx context.Context, code string) (domain.Redirect, bool, error) {
 	return h.Cache.ReadRedirect(ctx, code, h.Store.FindRedirect)
+}
+
+// outsideWindow says why a link does not redirect at now, or "" when it does.
+func outsideWindow(rd domain.Redirect, now time.Time) string {
+	switch {
+	case rd.ValidSince != nil && now.Before(*rd.ValidSince):
+		return "short code not yet valid"
+	case rd.ExpiresAt != nil && !now.Before(*rd.ExpiresAt):
+		return "short code expired"
+	}
+	return ""
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/urlshort/shortener/shared/cache"
 	"github.com/urlshort/shortener/shared/domain"
@@ -65,6 +66,7 @@ func (h handlers) create(w http.ResponseWriter, r *http.Request) {
 	title := body.String("title", false)
 	code := body.String("short_code", false)
 	h.checkURL(body, original, title)
+	opts := linkOptions(body)
 	if code != nil {
 		if msg := domain.CheckShortCode(*code); msg != "" {
 			body.Invalid("short_code", msg)
@@ -74,7 +76,11 @@ func (h handlers) create(w http.ResponseWriter, r *http.Request) {
 		web.Error(w, r, err)
 		return
 	}
-	n := domain.NewURL{UserID: *userID, OriginalURL: *original, Title: title}
+	n := domain.NewURL{UserID: *userID, OriginalURL: *original, Title: title,
+		ExpiresAt: opts.ExpiresAt.Value, ValidSince: opts.ValidSince.Value}
+	if opts.Tags != nil {
+		n.Tags = *opts.Tags
+	}
 	if code != nil {
 		n.ShortCode = *code
 	}
@@ -86,6 +92,23 @@ func (h handlers) create(w http.ResponseWriter, r *http.Request) {
 	h.Cache.URLCreated(r.Context(), created.Value.ShortCode, created.Version)
 	h.after(r, created.Audits)
 	web.JSON(w, http.StatusCreated, created.Value)
+}
+
+// linkOptions reads the link options of a create or update body: null clears the
+// instants (the one place where null is not a wrong type), [] clears the tags.
+func linkOptions(body *web.Object) domain.URLPatch {
+	p := domain.URLPatch{ExpiresAt: body.NullableTime("expires_at"), ValidSince: body.NullableTime("valid_since")}
+	if body.Has("tags") {
+		if tags := body.Strings("tags", false); tags != nil {
+			norm, msg := domain.NormalizeTags(tags)
+			if msg != "" {
+				body.Invalid("tags", msg)
+			} else {
+				p.Tags = &norm
+			}
+		}
+	}
+	return p
 }
 
 // checkURL validates the fields that are present and well-typed.
@@ -111,7 +134,10 @@ func (h handlers) list(w http.ResponseWriter, r *http.Request) {
 	var err error
 	if f.Page, err = web.PageOf(r); err == nil {
 		if f.UserID, err = web.QueryInt(r, "user_id"); err == nil {
-			f.IsActive, err = web.QueryBool(r, "is_active")
+			if f.IsActive, err = web.QueryBool(r, "is_active"); err == nil {
+				f.Tag, err = web.QueryString(r, "tag", domain.MaxTagLen)
+				f.Tag = strings.ToLower(f.Tag)
+			}
 		}
 	}
 	if err != nil {
@@ -124,7 +150,7 @@ func (h handlers) list(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
-	key := fmt.Sprintf("u%s:a%s:p%d:%d", ptr(f.UserID), ptr(f.IsActive), f.Page.Number, f.Page.PerPage)
+	key := fmt.Sprintf("u%s:a%s:t%q:p%d:%d", ptr(f.UserID), ptr(f.IsActive), f.Tag, f.Page.Number, f.Page.PerPage)
 	body, total, hit, err := h.Cache.ReadURLs(r.Context(), key, func(ctx context.Context) (any, int64, error) {
 		urls, total, err := h.Store.FindURLs(ctx, f)
 		if urls == nil {
@@ -176,10 +202,14 @@ func (h handlers) update(w http.ResponseWriter, r *http.Request) {
 		web.Error(w, r, err)
 		return
 	}
+	opts := linkOptions(body)
 	p := domain.URLPatch{
 		Title:       body.String("title", false),
 		IsActive:    body.Bool("is_active", false),
 		OriginalURL: body.String("original_url", false),
+		ExpiresAt:   opts.ExpiresAt,
+		ValidSince:  opts.ValidSince,
+		Tags:        opts.Tags,
 	}
 	h.checkURL(body, p.OriginalURL, p.Title)
 	if err := body.Err(); err != nil {

@@ -245,7 +245,7 @@ func TestReadRedirect(t *testing.T) {
 	if err != nil || hit || rd != want || loads != 1 {
 		t.Fatalf("first ReadRedirect = %+v, %v, %v after %d loads; want a loaded %+v", rd, hit, err, loads, want)
 	}
-	if got := e.keys(t)["code:good"]; got != "2|D3|4|1|2|https://example.com/|x" {
+	if got := e.keys(t)["code:good"]; got != "2|D2|3|4|1|2|||https://example.com/|x" {
 		t.Errorf("code:good holds %q after the fill", got)
 	}
 	rd, hit, err = e.c.ReadRedirect(ctx, "good", load)

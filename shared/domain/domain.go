@@ -28,6 +28,11 @@ type URL struct {
 	IsActive    bool      `json:"is_active"`
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
+	// The link options: the link redirects only from ValidSince on and until ExpiresAt
+	// (nil: no bound), and carries Tags (lower-case, sorted, never nil).
+	ExpiresAt  *time.Time `json:"expires_at"`
+	ValidSince *time.Time `json:"valid_since"`
+	Tags       []string   `json:"tags"`
 }
 
 // Event is one row of the append-only audit log.
@@ -67,10 +72,11 @@ func (p Page) Offset() int64 {
 	return n * per
 }
 
-// URLFilter narrows a URL list; nil fields do not filter.
+// URLFilter narrows a URL list; nil or empty fields do not filter.
 type URLFilter struct {
 	UserID   *int64
 	IsActive *bool
+	Tag      string
 	Page     Page
 }
 
@@ -93,6 +99,15 @@ type URLPatch struct {
 	Title       *string
 	IsActive    *bool
 	OriginalURL *string
+	ExpiresAt   Optional[time.Time]
+	ValidSince  Optional[time.Time]
+	Tags        *[]string
+}
+
+// Optional is a field that may be left alone, cleared (null) or set.
+type Optional[T any] struct {
+	Set   bool // the field was given
+	Value *T   // nil clears it
 }
 
 // Audit event types of the log (the event_type column).
@@ -137,6 +152,9 @@ type Redirect struct {
 	Location string `json:"location"`
 	Active   bool   `json:"active"`
 	Version  int64  `json:"version"`
+	// The link's window, checked at each redirect against the clock: nil is no bound.
+	ValidSince *time.Time `json:"valid_since,omitempty"`
+	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
 }
 
 // NewURL is what creating a URL takes; an empty ShortCode asks for a generated one.
@@ -145,6 +163,9 @@ type NewURL struct {
 	OriginalURL string
 	Title       *string
 	ShortCode   string
+	ExpiresAt   *time.Time
+	ValidSince  *time.Time
+	Tags        []string
 }
 
 // NewEvent is an event posted directly to the log.

@@ -190,3 +190,31 @@ const ShortCodeAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0
 
 // GeneratedCodeLength is the length of generated codes: 62^6 ≈ 5.7e10 codes.
 const GeneratedCodeLength = 6
+
+// Limits of a link's tags.
+const (
+	MaxTags   = 20
+	MaxTagLen = 50
+)
+
+var tagRe = regexp.MustCompile(`^[A-Za-z0-9._-]{1,50}$`)
+
+// NormalizeTags checks tags and returns them as stored: lower-case, each once, in the
+// order first given; msg says what is wrong, or is "".
+func NormalizeTags(tags []string) (out []string, msg string) {
+	out = make([]string, 0, len(tags))
+	seen := map[string]bool{}
+	for _, t := range tags {
+		if !tagRe.MatchString(t) {
+			return nil, "each tag must be 1 to 50 of letters, digits, '-', '_' and '.'"
+		}
+		if t = strings.ToLower(t); !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
+	if len(out) > MaxTags {
+		return nil, "must have at most " + strconv.Itoa(MaxTags) + " tags"
+	}
+	return out, ""
+}

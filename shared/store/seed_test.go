@@ -102,7 +102,7 @@ func TestSeed(t *testing.T) {
 				t.Fatalf("url %d: %v", want.ID, err)
 			}
 			w := domain.URL{ID: want.ID, UserID: want.UserID, ShortCode: want.ShortCode, OriginalURL: want.OriginalURL,
-				Title: want.Title, IsActive: want.IsActive, CreatedAt: want.CreatedAt, UpdatedAt: want.UpdatedAt}
+				Title: want.Title, IsActive: want.IsActive, CreatedAt: want.CreatedAt, UpdatedAt: want.UpdatedAt, Tags: []string{}}
 			if !reflect.DeepEqual(got, w) {
 				t.Errorf("url %d = %+v, seeded %+v", want.ID, got, w)
 			}

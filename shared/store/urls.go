@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"crypto/rand"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -11,11 +13,29 @@ import (
 	"github.com/urlshort/shortener/shared/domain"
 )
 
-const urlCols = `id, user_id, short_code, original_url, title, is_active, created_at, updated_at`
+const urlCols = `id, user_id, short_code, original_url, title, is_active, created_at, updated_at,
+	expires_at, valid_since, tags`
 
 // urlDest lists where the urlCols of a row go.
 func urlDest(u *domain.URL) []any {
-	return []any{&u.ID, &u.UserID, &u.ShortCode, &u.OriginalURL, &u.Title, &u.IsActive, &u.CreatedAt, &u.UpdatedAt}
+	return []any{&u.ID, &u.UserID, &u.ShortCode, &u.OriginalURL, &u.Title, &u.IsActive, &u.CreatedAt, &u.UpdatedAt,
+		&u.ExpiresAt, &u.ValidSince, &u.Tags}
+}
+
+// checkWindow refuses a link that would start redirecting only after it stopped.
+func checkWindow(validSince, expiresAt *time.Time) error {
+	if validSince != nil && expiresAt != nil && !validSince.Before(*expiresAt) {
+		return domain.FieldErrors{"valid_since": "must be before expires_at"}.Err()
+	}
+	return nil
+}
+
+// optionValue is a link option as an updated event's new_value: the timestamp, or "null".
+func optionValue(t *time.Time) string {
+	if t == nil {
+		return "null"
+	}
+	return t.UTC().Format(time.RFC3339Nano)
 }
 
 func scanURL(row pgx.CollectableRow) (domain.URL, error) {
@@ -35,20 +55,27 @@ func (s *Store) CreateURL(ctx context.Context, n domain.NewURL) (domain.Written[
 	if err := mayActOn(ctx, n.UserID); err != nil {
 		return w, err
 	}
+	if err := checkWindow(n.ValidSince, n.ExpiresAt); err != nil {
+		return w, err
+	}
+	if n.Tags == nil {
+		n.Tags = []string{}
+	}
 	u := &w.Value
 	err := pgx.BeginFunc(ctx, s.rw, func(tx pgx.Tx) error {
 		var one int
 		if err := tx.QueryRow(ctx, `SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL FOR SHARE`, n.UserID).Scan(&one); err != nil {
 			return translate(err, "user")
 		}
-		const q = `INSERT INTO urls (user_id, short_code, original_url, title) VALUES ($1, $2, $3, $4)
+		const q = `INSERT INTO urls (user_id, short_code, original_url, title, expires_at, valid_since, tags)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)
 			ON CONFLICT (short_code) DO NOTHING RETURNING ` + urlCols
 		for attempt := 0; ; attempt++ {
 			code := n.ShortCode
 			if code == "" {
 				code = newShortCode()
 			}
-			rows, _ := tx.Query(ctx, q, n.UserID, code, n.OriginalURL, n.Title)
+			rows, _ := tx.Query(ctx, q, n.UserID, code, n.OriginalURL, n.Title, n.ExpiresAt, n.ValidSince, n.Tags)
 			var err error
 			*u, err = pgx.CollectExactlyOneRow(rows, scanURL)
 			if err == nil {
@@ -113,28 +140,28 @@ func (s *Store) FindURLByID(ctx context.Context, id int64) (domain.Versioned[dom
 // FindRedirect returns what a redirect needs for a short code; Active is false for an
 // inactive or deleted URL. It reads the primary: a redirect must follow an edit at once.
 func (s *Store) FindRedirect(ctx context.Context, code string) (domain.Redirect, error) {
-	const q = `SELECT id, user_id, original_url, is_active AND deleted_at IS NULL, version
+	const q = `SELECT id, user_id, original_url, is_active AND deleted_at IS NULL, version, valid_since, expires_at
 		FROM urls WHERE short_code = $1`
 	var r domain.Redirect
-	err := s.rw.QueryRow(ctx, q, code).Scan(&r.URLID, &r.UserID, &r.Location, &r.Active, &r.Version)
+	err := s.rw.QueryRow(ctx, q, code).Scan(&r.URLID, &r.UserID, &r.Location, &r.Active, &r.Version, &r.ValidSince, &r.ExpiresAt)
 	return r, translate(err, "short code")
 }
 
 // urlsFrom selects the live URLs a filter (and the caller's owner) lets through.
 const urlsFrom = `FROM urls WHERE deleted_at IS NULL
 	AND ($1::bigint IS NULL OR user_id = $1) AND ($2::boolean IS NULL OR is_active = $2)
-	AND ($3::bigint IS NULL OR user_id = $3)`
+	AND ($3::bigint IS NULL OR user_id = $3) AND ($4 = '' OR $4 = ANY (tags))`
 
 // FindURLs lists live URLs by id with the filter's conditions ANDed, and the total count.
 func (s *Store) FindURLs(ctx context.Context, f domain.URLFilter) ([]domain.URL, int64, error) {
-	return findPage(ctx, s.ro, "urls", urlCols, urlsFrom, []any{f.UserID, f.IsActive, domain.OwnerOf(ctx)}, f.Page, urlDest)
+	return findPage(ctx, s.ro, "urls", urlCols, urlsFrom, []any{f.UserID, f.IsActive, domain.OwnerOf(ctx), f.Tag}, f.Page, urlDest)
 }
 
 // ExportURLs calls fn with every URL FindURLs would list, by id, one at a time as the
 // database sends them (the filter's page is ignored), so an export of any size holds one
 // row in memory. An error of fn stops the export and is returned as it is.
 func (s *Store) ExportURLs(ctx context.Context, f domain.URLFilter, fn func(domain.URL) error) error {
-	return exportRows(ctx, s.ro, "urls", urlCols, urlsFrom, []any{f.UserID, f.IsActive, domain.OwnerOf(ctx)}, urlDest, fn)
+	return exportRows(ctx, s.ro, "urls", urlCols, urlsFrom, []any{f.UserID, f.IsActive, domain.OwnerOf(ctx), f.Tag}, urlDest, fn)
 }
 
 // UpdateURL applies a partial update. Only fields whose value changes are written, each
@@ -164,13 +191,30 @@ func (s *Store) UpdateURL(ctx context.Context, id int64, p domain.URLPatch) (dom
 			u.OriginalURL = *p.OriginalURL
 			changes = append(changes, change{"original_url", u.OriginalURL})
 		}
+		for _, o := range []struct {
+			name string
+			p    domain.Optional[time.Time]
+			cur  **time.Time
+		}{{"expires_at", p.ExpiresAt, &u.ExpiresAt}, {"valid_since", p.ValidSince, &u.ValidSince}} {
+			if o.p.Set && !sameTime(o.p.Value, *o.cur) {
+				*o.cur = o.p.Value
+				changes = append(changes, change{o.name, optionValue(o.p.Value)})
+			}
+		}
+		if p.Tags != nil && !slices.Equal(*p.Tags, u.Tags) {
+			u.Tags = *p.Tags
+			changes = append(changes, change{"tags", strings.Join(u.Tags, ",")})
+		}
 		if len(changes) == 0 {
 			return nil
 		}
-		const q = `UPDATE urls SET title = $2, is_active = $3, original_url = $4,
-			updated_at = greatest(now(), updated_at + interval '1 microsecond'), version = version + 1
+		if err := checkWindow(u.ValidSince, u.ExpiresAt); err != nil {
+			return err
+		}
+		const q = `UPDATE urls SET title = $2, is_active = $3, original_url = $4, expires_at = $5, valid_since = $6,
+			tags = $7, updated_at = greatest(now(), updated_at + interval '1 microsecond'), version = version + 1
 			WHERE id = $1 RETURNING updated_at, version`
-		if err := tx.QueryRow(ctx, q, id, u.Title, u.IsActive, u.OriginalURL).Scan(&u.UpdatedAt, &w.Version); err != nil {
+		if err := tx.QueryRow(ctx, q, id, u.Title, u.IsActive, u.OriginalURL, u.ExpiresAt, u.ValidSince, u.Tags).Scan(&u.UpdatedAt, &w.Version); err != nil {
 			return err
 		}
 		for _, c := range changes {
@@ -209,4 +253,12 @@ func (s *Store) DeleteURL(ctx context.Context, id int64) (domain.Written[domain.
 		return writeOutbox(ctx, tx, w.Audits)
 	})
 	return w, translate(err, "url")
+}
+
+// sameTime reports whether two optional instants are the same.
+func sameTime(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return a.Equal(*b)
 }

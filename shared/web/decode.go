@@ -159,6 +159,20 @@ func (o *Object) Time(name string, required bool) *time.Time {
 	return &t
 }
 
+// NullableTime reads a timestamp field that null clears (a link option): Set is false
+// when the field is absent, Value nil for null.
+func (o *Object) NullableTime(name string) domain.Optional[time.Time] {
+	raw, ok := o.fields[name]
+	switch {
+	case !ok:
+		return domain.Optional[time.Time]{}
+	case string(raw) == "null":
+		return domain.Optional[time.Time]{Set: true}
+	}
+	t := o.Time(name, false)
+	return domain.Optional[time.Time]{Set: t != nil, Value: t}
+}
+
 // Bool reads a boolean field (true or false, not a string).
 func (o *Object) Bool(name string, required bool) *bool {
 	raw, ok := o.field(name, required)

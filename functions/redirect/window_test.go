@@ -1,0 +1,83 @@
+package redirect_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/urlshort/shortener/functions/internal/grouptest"
+	"github.com/urlshort/shortener/shared/routing"
+)
+
+// TestRedirectWindow: a link with valid_since starts redirecting at that instant and one
+// with expires_at stops at its instant, each within 10 ms, with no write in between and
+// while the cached entry (in the process's memory) answers; refused redirects are 404 with
+// the spec's messages and record no click.
+func TestRedirectWindow(t *testing.T) {
+	t.Parallel()
+	e := grouptest.Mount(t, routing.Redirect, grouptest.Options{})
+	user := e.CreateUser(t)
+	start := time.Now().Add(700 * time.Millisecond).UTC()
+	end := start.Add(600 * time.Millisecond)
+	r := e.Fixture(t, "POST", "/urls", map[string]any{"user_id": user, "original_url": target,
+		"valid_since": start.Format(time.RFC3339Nano), "expires_at": end.Format(time.RFC3339Nano)})
+	if r.Status != 201 {
+		t.Fatalf("create: %v", r)
+	}
+	code := r.Object(t)["short_code"].(string)
+	id := int64(r.Object(t)["id"].(float64))
+
+	// Before: 404 "not yet valid" (and cached after the first look-up).
+	for range 3 {
+		if r := get(t, e, "GET", "/"+code, "", ""); r.Status != 404 || !strings.Contains(string(r.Body), "short code not yet valid") {
+			t.Fatalf("before valid_since: %v", r)
+		}
+	}
+	// The first 302 must come at the instant, not later than 10 ms after it.
+	var first time.Time
+	for {
+		now := time.Now()
+		r := get(t, e, "GET", "/"+code, "", "")
+		if r.Status == 302 {
+			first = now
+			break
+		}
+		if now.After(start.Add(time.Second)) {
+			t.Fatalf("no 302 a second after valid_since: %v", r)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if late := first.Sub(start); late > 10*time.Millisecond || late < -5*time.Millisecond {
+		t.Errorf("first redirect %v after valid_since, want within 10 ms", late)
+	}
+	var last time.Time
+	redirects := 1
+	for {
+		now := time.Now()
+		r := get(t, e, "GET", "/"+code, "", "")
+		if r.Status == 302 {
+			redirects++
+		}
+		if r.Status == 404 {
+			if !strings.Contains(string(r.Body), "short code expired") {
+				t.Errorf("after expires_at: %v", r)
+			}
+			last = now
+			break
+		}
+		if now.After(end.Add(time.Second)) {
+			t.Fatalf("still redirecting a second after expires_at")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if late := last.Sub(end); late > 10*time.Millisecond || late < -5*time.Millisecond {
+		t.Errorf("first refusal %v after expires_at, want within 10 ms", late)
+	}
+	if r := get(t, e, "GET", "/"+code, "", ""); r.Header.Get("X-Cache") != "HIT" || r.Status != 404 {
+		t.Errorf("after expiry, from the cache: %v %v", r.Status, r.Header.Get("X-Cache"))
+	}
+	// One click per 302, none for the refusals (Audits waits for every delivery).
+	if n := len(clicks(t, e, id)); n != redirects {
+		t.Errorf("%d clicks recorded for %d redirects", n, redirects)
+	}
+}
