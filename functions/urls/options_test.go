@@ -2,7 +2,9 @@ package urls_test
 
 import (
 	"fmt"
+	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -116,5 +118,44 @@ func TestLinkOptions(t *testing.T) {
 		"valid_since": until.Format(time.RFC3339Nano), "expires_at": since.Format(time.RFC3339Nano)})
 	if r.Status != 422 {
 		t.Errorf("create with the window backwards: %v", r)
+	}
+}
+
+// TestShortURL: every URL answer carries short_url on the origin the client reached
+// (X-Forwarded-Proto and -Host honoured), also when the body comes from the cache, which
+// every client shares.
+func TestShortURL(t *testing.T) {
+	t.Parallel()
+	e := grouptest.Mount(t, routing.URLs, grouptest.Options{})
+	u := e.CreateURL(t, e.CreateUser(t), "https://example.com/s")
+	path := fmt.Sprintf("/urls/%d", u.ID)
+	for _, c := range []struct{ proto, host, want string }{
+		{"", "", e.URL() + "/" + u.ShortCode},
+		{"https", "sho.rt", "https://sho.rt/" + u.ShortCode},
+		{"https", "other.example", "https://other.example/" + u.ShortCode},
+		{"", "quote\".example", e.URL() + "/" + u.ShortCode}, // not a host name: not believed
+		{"", "evil.example/path", e.URL() + "/" + u.ShortCode},
+	} {
+		for _, p := range []string{path, fmt.Sprintf("/urls?user_id=%d", u.UserID)} {
+			req, _ := http.NewRequest("GET", e.URL()+p, nil)
+			if c.proto != "" {
+				req.Header.Set("X-Forwarded-Proto", c.proto)
+			}
+			if c.host != "" {
+				req.Header.Set("X-Forwarded-Host", c.host)
+			}
+			r := e.Send(t, req)
+			var got domain.URL
+			if strings.HasPrefix(p, "/urls?") {
+				var list []domain.URL
+				r.Decode(t, &list)
+				got = list[0]
+			} else {
+				r.Decode(t, &got)
+			}
+			if got.ShortURL != c.want {
+				t.Errorf("GET %s via %q/%q (X-Cache %s): short_url %q, want %q", p, c.proto, c.host, r.Header.Get("X-Cache"), got.ShortURL, c.want)
+			}
+		}
 	}
 }

@@ -43,7 +43,7 @@ func (h handlers) qrCode(w http.ResponseWriter, r *http.Request) {
 		web.Error(w, r, err)
 		return
 	}
-	link := web.PublicBase(r, h.PublicBaseURL) + "/" + u.Value.ShortCode
+	link := h.withLink(r, u.Value).ShortURL
 	// Medium error correction: a code that survives a smudge, at a size that stays
 	// readable for the longest links.
 	code, err := qr.Encode(link, qr.M, qr.Auto)

@@ -91,7 +91,16 @@ func (h handlers) create(w http.ResponseWriter, r *http.Request) {
 	}
 	h.Cache.URLCreated(r.Context(), created.Value.ShortCode, created.Version)
 	h.after(r, created.Audits)
-	web.JSON(w, http.StatusCreated, created.Value)
+	web.JSON(w, http.StatusCreated, h.withLink(r, created.Value))
+}
+
+// base is the origin of this request's short links.
+func (h handlers) base(r *http.Request) string { return web.PublicBase(r, h.PublicBaseURL) }
+
+// withLink fills u's short_url for this request.
+func (h handlers) withLink(r *http.Request, u domain.URL) domain.URL {
+	u.ShortURL = h.base(r) + "/" + u.ShortCode
+	return u
 }
 
 // linkOptions reads the link options of a create or update body: null clears the
@@ -156,6 +165,9 @@ func (h handlers) list(w http.ResponseWriter, r *http.Request) {
 		if urls == nil {
 			urls = []domain.URL{}
 		}
+		for i := range urls {
+			urls[i].ShortURL = web.RelativeLink(urls[i].ShortCode)
+		}
 		return urls, total, err
 	})
 	if err != nil {
@@ -163,7 +175,7 @@ func (h handlers) list(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	web.Cached(w, hit)
-	web.List(w, body, total, f.Page.Paged())
+	web.List(w, web.AbsoluteLinks(body, h.base(r)), total, f.Page.Paged())
 }
 
 func ptr[T any](p *T) string {
@@ -181,6 +193,7 @@ func (h handlers) get(w http.ResponseWriter, r *http.Request) {
 	}
 	body, hit, err := h.Cache.ReadURL(r.Context(), id, func(ctx context.Context) (any, int64, error) {
 		v, err := h.Store.FindURLByID(ctx, id)
+		v.Value.ShortURL = web.RelativeLink(v.Value.ShortCode)
 		return v.Value, v.Version, err
 	})
 	if err != nil {
@@ -188,7 +201,7 @@ func (h handlers) get(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	web.Cached(w, hit)
-	web.Raw(w, http.StatusOK, body)
+	web.Raw(w, http.StatusOK, web.AbsoluteLinks(body, h.base(r)))
 }
 
 func (h handlers) update(w http.ResponseWriter, r *http.Request) {
@@ -225,7 +238,7 @@ func (h handlers) update(w http.ResponseWriter, r *http.Request) {
 		h.Cache.URLWritten(r.Context(), domain.URLRef{ID: id, ShortCode: u.ShortCode, Version: updated.Version})
 		h.after(r, updated.Audits)
 	}
-	web.JSON(w, http.StatusOK, updated.Value)
+	web.JSON(w, http.StatusOK, h.withLink(r, updated.Value))
 }
 
 func (h handlers) delete(w http.ResponseWriter, r *http.Request) {

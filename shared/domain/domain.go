@@ -33,6 +33,9 @@ type URL struct {
 	ExpiresAt  *time.Time `json:"expires_at"`
 	ValidSince *time.Time `json:"valid_since"`
 	Tags       []string   `json:"tags"`
+	// ShortURL is the public link: the origin the client reached (or PUBLIC_BASE_URL),
+	// "/" and the code. The store leaves it empty; the edge fills it per request.
+	ShortURL string `json:"short_url"`
 }
 
 // Event is one row of the append-only audit log.
