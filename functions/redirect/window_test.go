@@ -1,6 +1,7 @@
 package redirect_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -79,5 +80,38 @@ func TestRedirectWindow(t *testing.T) {
 	// One click per 302, none for the refusals (Audits waits for every delivery).
 	if n := len(clicks(t, e, id)); n != redirects {
 		t.Errorf("%d clicks recorded for %d redirects", n, redirects)
+	}
+}
+
+// TestBotClicks: a click from a crawler, link-preview fetcher or monitor carries
+// "bot": true in its details; a browser's carries no bot field. Both are redirected.
+func TestBotClicks(t *testing.T) {
+	t.Parallel()
+	e := grouptest.Mount(t, routing.Redirect, grouptest.Options{})
+	u := e.CreateURL(t, e.CreateUser(t), target)
+	agents := map[string]bool{
+		"Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)":                                                      true,
+		"facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)":                                       true,
+		"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36": false,
+	}
+	for ua := range agents {
+		if r := get(t, e, "GET", "/"+u.ShortCode, "", ua); r.Status != 302 {
+			t.Fatalf("%s: %v", ua, r)
+		}
+	}
+	evs := clicks(t, e, u.ID)
+	if len(evs) != len(agents) {
+		t.Fatalf("%d clicks, want %d", len(evs), len(agents))
+	}
+	for _, ev := range evs {
+		var d map[string]any
+		if err := json.Unmarshal(ev.Details, &d); err != nil {
+			t.Fatal(err)
+		}
+		ua, _ := d["user_agent"].(string)
+		bot, has := d["bot"]
+		if agents[ua] && bot != true || !agents[ua] && has {
+			t.Errorf("click of %q has details %s", ua, ev.Details)
+		}
 	}
 }

@@ -24,6 +24,8 @@ type (
 		ShortCode string `json:"short_code"`
 		Referrer  string `json:"referrer,omitempty"`
 		UserAgent string `json:"user_agent,omitempty"`
+		// Bot is set when the user agent is a crawler, link-preview fetcher or monitor.
+		Bot bool `json:"bot,omitempty"`
 	}
 	// UserCreatedDetails are the details of a user_created event; Source is set when the
 	// user came from a bulk import.

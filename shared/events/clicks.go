@@ -141,8 +141,9 @@ func (c *Clicks) run() {
 // second encoding/json's reflection shows, so strings that need no escaping, the usual
 // case, are written as they are; any other goes through encoding/json.
 func appendDetails(b []byte, cl domain.Click) []byte {
+	bot := isBot(cl.UserAgent)
 	if !plain(cl.ShortCode) || !plain(cl.Referrer) || !plain(cl.UserAgent) {
-		raw, _ := json.Marshal(domain.ClickDetails{ShortCode: cl.ShortCode, Referrer: cl.Referrer, UserAgent: cl.UserAgent})
+		raw, _ := json.Marshal(domain.ClickDetails{ShortCode: cl.ShortCode, Referrer: cl.Referrer, UserAgent: cl.UserAgent, Bot: bot})
 		return append(b, raw...) // strings always encode
 	}
 	b = append(append(append(b, `{"short_code":"`...), cl.ShortCode...), '"')
@@ -151,6 +152,9 @@ func appendDetails(b []byte, cl domain.Click) []byte {
 	}
 	if cl.UserAgent != "" {
 		b = append(append(append(b, `,"user_agent":"`...), cl.UserAgent...), '"')
+	}
+	if bot {
+		b = append(b, `,"bot":true`...)
 	}
 	return append(b, '}')
 }
