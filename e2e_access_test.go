@@ -4,7 +4,6 @@ package function
 
 import (
 	"fmt"
-	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -15,17 +14,8 @@ import (
 // keyedCall sends one request with an API key and returns its status.
 func keyedCall(t testing.TB, key, method, url string) int {
 	t.Helper()
-	req, err := http.NewRequest(method, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+key)
-	res, err := noFollow.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	return res.StatusCode
+	code, _, _ := callKeyed(t, key, method, url, nil)
+	return code
 }
 
 // TestE2ERevokedKeyEverywhere: two instances of each keyed function (as separate

@@ -30,7 +30,8 @@ type Options struct {
 	// Limits, when set, admits or refuses a request by its rate limits: key names who is
 	// counted (a key, or a client address).
 	Limits func(w http.ResponseWriter, r *http.Request, key string, redirect bool) bool
-	// ClientKey names the client of a request for the per-address limits.
+	// ClientKey names the client of a request for the per-address limits; nil: the
+	// connection's peer, trusting no proxy.
 	ClientKey func(r *http.Request) string
 }
 
@@ -72,10 +73,10 @@ func (g *Guard) Admit(w http.ResponseWriter, r *http.Request, pattern string) (*
 		}
 		return r, true
 	}
-	limitKey := ""
+	var p domain.Principal
 	if g.o.Keys {
-		p, err := g.authenticate(r)
-		if err != nil {
+		var err error
+		if p, err = g.authenticate(r); err != nil {
 			web.Error(w, r, err)
 			return r, false
 		}
@@ -84,14 +85,16 @@ func (g *Guard) Admit(w http.ResponseWriter, r *http.Request, pattern string) (*
 			return r, false
 		}
 		r = r.WithContext(domain.WithPrincipal(r.Context(), p))
-		limitKey = "key:" + strconv.FormatInt(p.KeyID, 10)
-	} else {
+	}
+	if g.o.Limits == nil || !writes(r.Method) {
+		return r, true
+	}
+	// Writes are counted per key; with access control off, per client address.
+	limitKey := "key:" + strconv.FormatInt(p.KeyID, 10)
+	if !g.o.Keys {
 		limitKey = g.clientKey(r)
 	}
-	if g.o.Limits != nil && writes(r.Method) && !g.o.Limits(w, r, limitKey, false) {
-		return r, false
-	}
-	return r, true
+	return r, g.o.Limits(w, r, limitKey, false)
 }
 
 func writes(method string) bool {
@@ -102,11 +105,7 @@ func (g *Guard) clientKey(r *http.Request) string {
 	if g.o.ClientKey != nil {
 		return "addr:" + g.o.ClientKey(r)
 	}
-	host := r.RemoteAddr
-	if i := strings.LastIndexByte(host, ':'); i > 0 {
-		host = host[:i]
-	}
-	return "addr:" + host
+	return "addr:" + AddrKey(ClientAddr(r, nil))
 }
 
 // authenticate finds the request's key and whom it acts for. Every refusal is

@@ -155,28 +155,24 @@ func applyOverride(f *funcyaml.Function, o FunctionOverride) []string {
 	}
 	s := f.Deploy.Options.Scale
 	var changes []string
-	note := func(field string, old, new any) {
-		changes = append(changes, fmt.Sprintf("%s func.yaml %s: %v → %v", f.Name, field, deref(old), deref(new)))
+	set := func(field string, apply func() (old, new string)) {
+		o, n := apply()
+		changes = append(changes, fmt.Sprintf("%s func.yaml %s: %s → %s", f.Name, field, o, n))
 	}
 	if o.Min != nil {
-		note("scale.min", s.Min, o.Min)
-		s.Min = o.Min
+		set("scale.min", func() (string, string) { return override(&s.Min, o.Min) })
 	}
 	if o.Max != nil {
-		note("scale.max", s.Max, o.Max)
-		s.Max = o.Max
+		set("scale.max", func() (string, string) { return override(&s.Max, o.Max) })
 	}
 	if o.Metric != nil {
-		note("scale.metric", s.Metric, o.Metric)
-		s.Metric = o.Metric
+		set("scale.metric", func() (string, string) { return override(&s.Metric, o.Metric) })
 	}
 	if o.Target != nil {
-		note("scale.target", s.Target, o.Target)
-		s.Target = o.Target
+		set("scale.target", func() (string, string) { return override(&s.Target, o.Target) })
 	}
 	if o.Utilization != nil {
-		note("scale.utilization", s.Utilization, o.Utilization)
-		s.Utilization = o.Utilization
+		set("scale.utilization", func() (string, string) { return override(&s.Utilization, o.Utilization) })
 	}
 	if o.Concurrency != nil {
 		if f.Deploy.Options.Resources == nil {
@@ -186,29 +182,22 @@ func applyOverride(f *funcyaml.Function, o FunctionOverride) []string {
 			f.Deploy.Options.Resources.Limits = &funcyaml.ResourcesLimitsOptions{}
 		}
 		l := f.Deploy.Options.Resources.Limits
-		note("resources.limits.concurrency", l.Concurrency, o.Concurrency)
-		l.Concurrency = o.Concurrency
+		set("resources.limits.concurrency", func() (string, string) { return override(&l.Concurrency, o.Concurrency) })
 	}
 	return changes
 }
 
-// deref prints what a pointer option points to, or "unset".
-func deref(v any) any {
-	switch p := v.(type) {
-	case *int64:
-		if p != nil {
-			return *p
+// override points *dst at v and says what it pointed to before and after ("unset" for
+// nothing), for the list of changes an overlay made.
+func override[T any](dst **T, v *T) (old, new string) {
+	show := func(p *T) string {
+		if p == nil {
+			return "unset"
 		}
-	case *float64:
-		if p != nil {
-			return *p
-		}
-	case *string:
-		if p != nil {
-			return *p
-		}
+		return fmt.Sprint(*p)
 	}
-	return "unset"
+	old, *dst = show(*dst), v
+	return old, show(v)
 }
 
 // LoadOverlay reads an overlay file, strictly: a misspelled key is an error, not a
