@@ -155,7 +155,12 @@ func (o *Object) Time(name string, required bool) *time.Time {
 		o.errs.Add(name, "must be an RFC 3339 timestamp such as 2026-11-21T08:15:00Z")
 		return nil
 	}
-	t = t.UTC().Truncate(time.Microsecond)
+	// Go reads the year 0000 (1 BC), which PostgreSQL has no name for; years past 9999
+	// cannot be written back in RFC 3339.
+	if t = t.UTC().Truncate(time.Microsecond); t.Year() < 1 || t.Year() > 9999 {
+		o.errs.Add(name, "must be between the years 0001 and 9999")
+		return nil
+	}
 	return &t
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
@@ -44,6 +45,9 @@ func FuzzDecodeObject(f *testing.F) {
 		`{"username":"a\u0000b"}`, "{\"username\":\"\xff\"}", "{\"title\":\"\xc0\xae\"}",
 		`{"details":{"n":1e999999}}`, `{"details":{"\u0000":1}}`, `{"details":{"k":"\ud800"}}`,
 		`{"user_id":9223372036854775808}`, `{"is_active":"true"}`, `{"details":[]}`,
+		`{"tags":["News","a.b"],"expires_at":"2026-11-21T08:15:00.123456789+02:00"}`, `{"expires_at":null,"tags":[]}`,
+		`{"expires_at":"0000-01-01T00:00:00Z"}`, `{"valid_since":"9999-12-31T23:59:59Z"}`, `{"tags":["\u0000",1]}`,
+		`{"expires_at":"2026-13-01T00:00:00Z"}`, `{"tags":null}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -68,6 +72,20 @@ func FuzzDecodeObject(f *testing.F) {
 		}
 		o.Int("user_id", false)
 		o.Bool("is_active", false)
+		for _, tag := range o.Strings("tags", false) {
+			if !utf8.ValidString(tag) {
+				t.Fatalf("tag accepted as invalid UTF-8 %q", tag)
+			}
+			check(t, "text", tag)
+		}
+		for _, name := range []string{"expires_at", "valid_since"} {
+			if v := o.NullableTime(name); v.Value != nil {
+				if v.Value.Location() != time.UTC || v.Value.Nanosecond()%1000 != 0 {
+					t.Fatalf("%s accepted as %v: not UTC at microseconds", name, v.Value)
+				}
+				check(t, "timestamptz", v.Value.Format(time.RFC3339Nano))
+			}
+		}
 		if d := o.JSONObject("details", false); d != nil {
 			if !json.Valid(d) || !bytes.HasPrefix(d, []byte("{")) {
 				t.Fatalf("details accepted as %q, not a JSON object", d)
