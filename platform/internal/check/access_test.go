@@ -195,12 +195,13 @@ func functionPods(t *testing.T) map[string]map[string]string {
 	return out
 }
 
-// TestNetworkPolicies: each policy is what the API server accepts, uses numeric ports with
-// an explicit protocol (named ports would resolve differently on queue-proxy and the
-// function), and together they let exactly Kourier, Knative Serving and Prometheus in.
+// TestNetworkPolicies: each policy of the platform (Kourier's too) is what the API server
+// accepts, uses numeric ports with an explicit protocol (named ports would resolve
+// differently on queue-proxy and the function), and together the shortener namespace's let
+// exactly Kourier, Knative Serving and Prometheus into the functions.
 func TestNetworkPolicies(t *testing.T) {
 	policies := networkPolicies(t)
-	for _, np := range policies {
+	for _, np := range allNetworkPolicies(t) {
 		if err := ValidateNetworkPolicy(np); err != nil {
 			t.Errorf("%s: %v", np.Name, err)
 		}
