@@ -111,6 +111,7 @@ func (f *Function) Start(ctx context.Context, args map[string]string) error {
 		st.Close()
 		return err
 	}
+	st.OnCount(c.URLsCounted) // items and lists show visits
 	c.SetObserver(m.CacheResult)
 	c.SetLocalHitObserver(m.ClientSideHits.Inc)
 	c.SetInvalidationObserver(m.CacheInvalidations())
@@ -279,6 +280,10 @@ func clickRecorder(c *sharedevents.Clicks) redirect.ClickRecorder {
 type discardClicks struct{}
 
 func (discardClicks) Record(domain.Click) {}
+
+func (discardClicks) Take(context.Context, domain.Click) (bool, error) {
+	return false, errors.New("this function records no clicks")
+}
 
 // migrate applies the schema, retrying while PostgreSQL is not up yet (a pod may start
 // before the database) until ctx ends.

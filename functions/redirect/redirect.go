@@ -17,13 +17,18 @@ import (
 // Store finds what a short code points to.
 type Store interface {
 	FindRedirect(ctx context.Context, code string) (domain.Redirect, error)
+	// VisitsLeft says whether a limited link has a visit left (for a HEAD).
+	VisitsLeft(ctx context.Context, urlID int64) (bool, error)
 }
 
-// ClickRecorder takes a click after the redirect was answered. Record must return at once
-// whatever happens to PostgreSQL: it queues the click or, when it cannot keep it, drops it
-// and counts it lost; it never waits for room or for I/O.
+// ClickRecorder takes the clicks. Record, for a link without max_visits, comes after the
+// redirect was answered and must return at once whatever happens to PostgreSQL: it queues
+// the click or, when it cannot keep it, drops it and counts it lost; it never waits for
+// room or for I/O. Take, for a limited link, comes before: it takes one visit and stores
+// the click with it, and false means none is left.
 type ClickRecorder interface {
 	Record(c domain.Click)
+	Take(ctx context.Context, c domain.Click) (bool, error)
 }
 
 // Deps is what the redirect routes need. Cache may be nil.
@@ -79,19 +84,48 @@ func (h handlers) redirect(w http.ResponseWriter, r *http.Request) {
 		web.Error(w, r, domain.Errorf(domain.NotFound, "%s", msg))
 		return
 	}
+	click := domain.Click{
+		URLID: rd.URLID, UserID: rd.UserID, ShortCode: code,
+		Referrer: r.Referer(), UserAgent: r.UserAgent(), At: time.Now(),
+	}
+	if rd.Limited && !h.takeVisit(w, r, click) {
+		return
+	}
 	h.Metrics.Redirect(true)
 	// Set directly: http.Redirect would rewrite the stored URL, and it must go out exactly.
 	hd := w.Header()
 	hd["Location"] = []string{rd.Location}
 	hd["Cache-Control"] = cacheControl
 	w.WriteHeader(http.StatusFound)
-	if r.Method == http.MethodHead {
-		return // a HEAD is a check of the link (a crawler, a preview), not a visit
+	if r.Method == http.MethodHead || rd.Limited {
+		return // a HEAD is a check of the link (a crawler, a preview), not a visit; a limited link's click is stored
 	}
-	h.Clicks.Record(domain.Click{
-		URLID: rd.URLID, UserID: rd.UserID, ShortCode: code,
-		Referrer: r.Referer(), UserAgent: r.UserAgent(), At: time.Now(),
-	})
+	h.Clicks.Record(click)
+}
+
+// visitLimit is the answer past a link's max_visits.
+const visitLimit = "short code reached its visit limit"
+
+// takeVisit takes one of a limited link's visits (a HEAD only checks one is left) and
+// answers the refusal itself when it cannot: the limit is exact, so without PostgreSQL a
+// limited link answers 503 rather than a redirect it could not count.
+func (h handlers) takeVisit(w http.ResponseWriter, r *http.Request, click domain.Click) bool {
+	var ok bool
+	var err error
+	if r.Method == http.MethodHead {
+		ok, err = h.Store.VisitsLeft(r.Context(), click.URLID)
+	} else {
+		ok, err = h.Clicks.Take(r.Context(), click)
+	}
+	switch {
+	case err != nil:
+		h.Metrics.Redirect(false)
+		web.Error(w, r, domain.Unavailablef(err, "could not count the visit"))
+	case !ok:
+		h.Metrics.Redirect(false)
+		web.Error(w, r, domain.Errorf(domain.NotFound, "%s", visitLimit))
+	}
+	return err == nil && ok
 }
 
 // find looks the code up through the cache, which goes to the store on a miss, fills

@@ -20,6 +20,7 @@ type Store interface {
 	ExportURLs(ctx context.Context, f domain.URLFilter, fn func(domain.URL) error) error
 	UpdateURL(ctx context.Context, id int64, p domain.URLPatch) (domain.Written[domain.URL], error)
 	DeleteURL(ctx context.Context, id int64) (domain.Written[domain.URLRef], error)
+	URLStats(ctx context.Context, id int64, r domain.StatsRange) (domain.Stats, error)
 }
 
 // Publisher sends committed audit events on their way.
@@ -52,6 +53,7 @@ func Routes(d Deps) []web.Route {
 		{Pattern: "PUT /urls/{id}", Handler: h.update},
 		{Pattern: "DELETE /urls/{id}", Handler: h.delete},
 		{Pattern: "GET /urls/{id}/qr", Handler: h.qrCode},
+		{Pattern: "GET /urls/{id}/stats", Handler: h.stats},
 	}
 }
 
@@ -77,7 +79,7 @@ func (h handlers) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n := domain.NewURL{UserID: *userID, OriginalURL: *original, Title: title,
-		ExpiresAt: opts.ExpiresAt.Value, ValidSince: opts.ValidSince.Value}
+		ExpiresAt: opts.ExpiresAt.Value, ValidSince: opts.ValidSince.Value, MaxVisits: opts.MaxVisits.Value}
 	if opts.Tags != nil {
 		n.Tags = *opts.Tags
 	}
@@ -104,9 +106,11 @@ func (h handlers) withLink(r *http.Request, u domain.URL) domain.URL {
 }
 
 // linkOptions reads the link options of a create or update body: null clears the
-// instants (the one place where null is not a wrong type), [] clears the tags.
+// instants and max_visits (the one place where null is not a wrong type), [] clears the
+// tags.
 func linkOptions(body *web.Object) domain.URLPatch {
-	p := domain.URLPatch{ExpiresAt: body.NullableTime("expires_at"), ValidSince: body.NullableTime("valid_since")}
+	p := domain.URLPatch{ExpiresAt: body.NullableTime("expires_at"), ValidSince: body.NullableTime("valid_since"),
+		MaxVisits: body.NullableCount("max_visits")}
 	if body.Has("tags") {
 		if tags := body.Strings("tags", false); tags != nil {
 			norm, msg := domain.NormalizeTags(tags)
@@ -223,6 +227,7 @@ func (h handlers) update(w http.ResponseWriter, r *http.Request) {
 		ExpiresAt:   opts.ExpiresAt,
 		ValidSince:  opts.ValidSince,
 		Tags:        opts.Tags,
+		MaxVisits:   opts.MaxVisits,
 	}
 	h.checkURL(body, p.OriginalURL, p.Title)
 	if err := body.Err(); err != nil {
@@ -263,4 +268,9 @@ func (h handlers) delete(w http.ResponseWriter, r *http.Request) {
 func (h handlers) after(r *http.Request, audits []domain.Audit) {
 	web.LogAudits(r, audits)
 	h.Publisher.Publish(audits)
+}
+
+// stats answers the url's statistics (see web.Stats).
+func (h handlers) stats(w http.ResponseWriter, r *http.Request) {
+	web.Stats(w, r, "url", h.Store.URLStats)
 }

@@ -14,6 +14,7 @@ import (
 
 // Store is the part of the store the user routes use.
 type Store interface {
+	UserStats(ctx context.Context, id int64, r domain.StatsRange) (domain.Stats, error)
 	CreateUser(ctx context.Context, username, email string) (domain.Written[domain.User], error)
 	FindUserByID(ctx context.Context, id int64) (domain.Versioned[domain.User], error)
 	FindUsers(ctx context.Context, p domain.Page) ([]domain.User, int64, error)
@@ -53,6 +54,7 @@ func Routes(d Deps) []web.Route {
 		{Pattern: "GET /users/{id}", Handler: h.get},
 		{Pattern: "PUT /users/{id}", Handler: h.update},
 		{Pattern: "DELETE /users/{id}", Handler: h.delete},
+		{Pattern: "GET /users/{id}/stats", Handler: h.stats},
 	}, h.keyRoutes()...)
 }
 
@@ -189,4 +191,9 @@ func (h handlers) delete(w http.ResponseWriter, r *http.Request) {
 func (h handlers) after(r *http.Request, audits []domain.Audit) {
 	web.LogAudits(r, audits)
 	h.Publisher.Publish(audits)
+}
+
+// stats answers the user's statistics (see web.Stats).
+func (h handlers) stats(w http.ResponseWriter, r *http.Request) {
+	web.Stats(w, r, "user", h.Store.UserStats)
 }

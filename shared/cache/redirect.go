@@ -69,18 +69,22 @@ func (c *Cache) FindRedirect(_ context.Context, code string) (Lookup, error) {
 	return Lookup{Redirect: r, Hit: true, Local: res.IsCacheHit()}, nil
 }
 
-// encodeRedirect writes "2|urlID|userID|active|version|validSince|expiresAt|location",
+// encodeRedirect writes "3|urlID|userID|active|version|validSince|expiresAt|limited|location",
 // the instants in Unix microseconds or empty: a hit on the hot path then costs a few
 // string cuts instead of a JSON decode. Location goes last, so a "|" in it needs no
 // escaping. The leading format number makes an entry of an older image (without the
-// window) unreadable, so it is refilled rather than read wrong.
+// window, or the visit limit) unreadable, so it is refilled rather than read wrong.
 func encodeRedirect(r domain.Redirect) string {
 	active := "0"
 	if r.Active {
 		active = "1"
 	}
-	return "2|" + strconv.FormatInt(r.URLID, 10) + "|" + strconv.FormatInt(r.UserID, 10) + "|" + active + "|" +
-		strconv.FormatInt(r.Version, 10) + "|" + micros(r.ValidSince) + "|" + micros(r.ExpiresAt) + "|" + r.Location
+	limited := "0"
+	if r.Limited {
+		limited = "1"
+	}
+	return "3|" + strconv.FormatInt(r.URLID, 10) + "|" + strconv.FormatInt(r.UserID, 10) + "|" + active + "|" +
+		strconv.FormatInt(r.Version, 10) + "|" + micros(r.ValidSince) + "|" + micros(r.ExpiresAt) + "|" + limited + "|" + r.Location
 }
 
 func micros(t *time.Time) string {
@@ -104,21 +108,21 @@ func fromMicros(s string) (*time.Time, bool) {
 
 func decodeRedirect(s string) (domain.Redirect, bool) {
 	var r domain.Redirect
-	var parts [7]string
+	var parts [8]string
 	for i := range parts {
 		var found bool
 		if parts[i], s, found = strings.Cut(s, "|"); !found {
 			return r, false
 		}
 	}
-	if parts[0] != "2" {
+	if parts[0] != "3" {
 		return r, false
 	}
 	var err1, err2, err3 error
 	r.URLID, err1 = strconv.ParseInt(parts[1], 10, 64)
 	r.UserID, err2 = strconv.ParseInt(parts[2], 10, 64)
 	r.Version, err3 = strconv.ParseInt(parts[4], 10, 64)
-	r.Active, r.Location = parts[3] == "1", s
+	r.Active, r.Limited, r.Location = parts[3] == "1", parts[7] == "1", s
 	var ok1, ok2 bool
 	r.ValidSince, ok1 = fromMicros(parts[5])
 	r.ExpiresAt, ok2 = fromMicros(parts[6])

@@ -33,8 +33,21 @@ func (c *Cache) URLWritten(ctx context.Context, u domain.URLRef) {
 
 // urlStale drops the cached copies of one URL: the item and the redirect of its code.
 func (c *Cache) urlStale(ctx context.Context, u domain.URLRef) {
-	_ = c.InvalidateItem(ctx, URLItem, u.ID, u.Version)
+	_ = c.InvalidateItem(ctx, URLItem, u.ID, domain.URLItemVersion(u.Version, 0))
 	_ = c.InvalidateRedirect(ctx, u.ShortCode, u.Version)
+}
+
+// URLsCounted is told of URLs whose stored clicks moved their visits (at the item
+// version the count left): their items and the URL lists go, as they show visits. A
+// redirect does not depend on visits, so it stays.
+func (c *Cache) URLsCounted(ctx context.Context, counts []domain.URLCount) {
+	if c == nil || len(counts) == 0 {
+		return
+	}
+	for _, u := range counts {
+		_ = c.InvalidateItem(ctx, URLItem, u.ID, u.ItemVersion)
+	}
+	_ = c.BumpList(ctx, URLList)
 }
 
 // UserCreated is told of a new user: only the user lists change.

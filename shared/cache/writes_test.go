@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -68,6 +69,7 @@ func changed(before, after map[string]string) []string {
 // redirects, an unknown code, and both list families at version 1.
 func TestWrites(t *testing.T) {
 	const marker2 = "2|I"
+	urlMarker2 := strconv.FormatInt(domain.URLItemVersion(2, 0), 10) + "|I" // URL items carry visits too
 	cases := []struct {
 		name  string
 		write func(ctx context.Context, c *cache.Cache)
@@ -77,7 +79,10 @@ func TestWrites(t *testing.T) {
 			map[string]string{"code:dddd": "1|I", "listver:urls": "2"}},
 		{"URLWritten", func(ctx context.Context, c *cache.Cache) {
 			c.URLWritten(ctx, domain.URLRef{ID: 10, ShortCode: "aaaa", Version: 2})
-		}, map[string]string{"url:10": marker2, "code:aaaa": marker2, "listver:urls": "2"}},
+		}, map[string]string{"url:10": urlMarker2, "code:aaaa": marker2, "listver:urls": "2"}},
+		{"URLsCounted", func(ctx context.Context, c *cache.Cache) {
+			c.URLsCounted(ctx, []domain.URLCount{{ID: 11, ItemVersion: domain.URLItemVersion(1, 7)}})
+		}, map[string]string{"url:11": strconv.FormatInt(domain.URLItemVersion(1, 7), 10) + "|I", "listver:urls": "2"}},
 		{"UserCreated", func(ctx context.Context, c *cache.Cache) { c.UserCreated(ctx) },
 			map[string]string{"listver:users": "2"}},
 		{"UserWritten", func(ctx context.Context, c *cache.Cache) { c.UserWritten(ctx, domain.UserRef{ID: 1, Version: 2}) },
@@ -85,7 +90,7 @@ func TestWrites(t *testing.T) {
 		{"UserDeletedDropsTheirURLsAndBothLists", func(ctx context.Context, c *cache.Cache) {
 			c.UserDeleted(ctx, domain.UserRef{ID: 1, Version: 2}, domain.UserDeletion{URLs: []domain.URLRef{{ID: 10, ShortCode: "aaaa", Version: 2}, {ID: 11, ShortCode: "bbbb", Version: 2}}})
 		}, map[string]string{
-			"user:1": marker2, "url:10": marker2, "url:11": marker2, "code:aaaa": marker2, "code:bbbb": marker2,
+			"user:1": marker2, "url:10": urlMarker2, "url:11": urlMarker2, "code:aaaa": marker2, "code:bbbb": marker2,
 			"listver:urls": "2", "listver:users": "2",
 		}},
 		{"UserDeletedWithoutURLs", func(ctx context.Context, c *cache.Cache) {
@@ -190,7 +195,11 @@ func TestFrozenUserDeletionKept(t *testing.T) {
 		}
 		got := scanAll(t, e.raw, e.prefix)
 		for _, k := range []string{"user:1", "url:10", "url:11", "code:aaaa", "code:bbbb"} {
-			if v := got[k]; v != "2|I" && !(k == "user:1" && v == `2|D"loaded"`) {
+			want := "2|I"
+			if strings.HasPrefix(k, "url:") {
+				want = strconv.FormatInt(domain.URLItemVersion(2, 0), 10) + "|I"
+			}
+			if v := got[k]; v != want && !(k == "user:1" && v == `2|D"loaded"`) {
 				return false
 			}
 		}
@@ -245,7 +254,7 @@ func TestReadRedirect(t *testing.T) {
 	if err != nil || hit || rd != want || loads != 1 {
 		t.Fatalf("first ReadRedirect = %+v, %v, %v after %d loads; want a loaded %+v", rd, hit, err, loads, want)
 	}
-	if got := e.keys(t)["code:good"]; got != "2|D2|3|4|1|2|||https://example.com/|x" {
+	if got := e.keys(t)["code:good"]; got != "2|D3|3|4|1|2|||0|https://example.com/|x" {
 		t.Errorf("code:good holds %q after the fill", got)
 	}
 	rd, hit, err = e.c.ReadRedirect(ctx, "good", load)

@@ -33,6 +33,10 @@ type URL struct {
 	ExpiresAt  *time.Time `json:"expires_at"`
 	ValidSince *time.Time `json:"valid_since"`
 	Tags       []string   `json:"tags"`
+	// MaxVisits bounds the redirects ever answered (nil: no bound); Visits counts the
+	// URL's click events in the log.
+	MaxVisits *int64 `json:"max_visits"`
+	Visits    int64  `json:"visits"`
 	// ShortURL is the public link: the origin the client reached (or PUBLIC_BASE_URL),
 	// "/" and the code. The store leaves it empty; the edge fills it per request.
 	ShortURL string `json:"short_url"`
@@ -105,6 +109,7 @@ type URLPatch struct {
 	ExpiresAt   Optional[time.Time]
 	ValidSince  Optional[time.Time]
 	Tags        *[]string
+	MaxVisits   Optional[int64]
 }
 
 // Optional is a field that may be left alone, cleared (null) or set.
@@ -158,6 +163,9 @@ type Redirect struct {
 	// The link's window, checked at each redirect against the clock: nil is no bound.
 	ValidSince *time.Time `json:"valid_since,omitempty"`
 	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
+	// Limited says the link has a max_visits: each redirect must take one of its visits
+	// from the store, which keeps the count exact across instances.
+	Limited bool `json:"limited,omitempty"`
 }
 
 // NewURL is what creating a URL takes; an empty ShortCode asks for a generated one.
@@ -169,6 +177,7 @@ type NewURL struct {
 	ExpiresAt   *time.Time
 	ValidSince  *time.Time
 	Tags        []string
+	MaxVisits   *int64
 }
 
 // NewEvent is an event posted directly to the log.

@@ -80,3 +80,19 @@ type ImportChunk struct {
 type UserImporter interface {
 	Add(ctx context.Context, rows []ImportRow) (ImportChunk, error)
 }
+
+// visitBits is how many low bits of a URL's item version count its visits.
+const visitBits = 40
+
+// URLItemVersion is the version of a URL as a cached item: its row's version in the high
+// bits and its counted visits in the low 40 (a trillion), so it grows with every edit and
+// every stored click, and a reader that saw fewer visits can never put its copy back over
+// a newer one. Edits invalidate at URLItemVersion(version, 0), which is above every copy
+// of the previous edit whatever its visits.
+func URLItemVersion(version, visits int64) int64 { return version<<visitBits | visits }
+
+// URLCount is a URL whose clicks a transaction stored, at the item version it left.
+type URLCount struct {
+	ID          int64
+	ItemVersion int64
+}

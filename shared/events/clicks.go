@@ -17,6 +17,9 @@ import (
 type AuditWriter interface {
 	WriteAudits(ctx context.Context, audits []domain.Audit) error
 	AppendEvents(ctx context.Context, audits []domain.Audit) error
+	// TakeVisit takes one visit of a limited link and writes its click to the outbox in
+	// one transaction; false when none is left.
+	TakeVisit(ctx context.Context, click domain.Audit) (bool, error)
 }
 
 // clickQueue is how many clicks wait in memory at most: a few seconds of a heavy redirect
@@ -81,6 +84,23 @@ func (c *Clicks) Record(cl domain.Click) {
 		c.metrics.ClicksLost.Inc()
 		c.warnDropped()
 	}
+}
+
+// Take answers a click on a link with a max_visits before its redirect is sent: the
+// visit and the click event are written together (see store.TakeVisit), so the count
+// stays exact and no such click can be dropped. false means the link has no visit left.
+// The event then leaves like any other mutation's.
+func (c *Clicks) Take(ctx context.Context, cl domain.Click) (bool, error) {
+	ids := [2]int64{cl.URLID, cl.UserID}
+	a, err := c.audits.Audit(domain.EventClick, &ids[0], &ids[1], cl.At, json.RawMessage(appendDetails(nil, cl)))
+	if err != nil {
+		return false, err
+	}
+	ok, err := c.store.TakeVisit(ctx, a)
+	if ok {
+		c.pub.Publish([]domain.Audit{a})
+	}
+	return ok, err
 }
 
 // warnDropped logs at most one warning per dropWarnEvery, with the clicks dropped since

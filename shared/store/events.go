@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -38,6 +39,7 @@ func (s *Store) CreateEvent(ctx context.Context, n domain.NewEvent) (domain.Even
 		}
 		n.UserID = owner // an event a confined key posts is its user's, so it can read it back
 	}
+	var counts []domain.URLCount
 	err := pgx.BeginFunc(ctx, s.rw, func(tx pgx.Tx) error {
 		var one int
 		const qu = `SELECT 1 FROM urls WHERE id = $1 AND deleted_at IS NULL AND ($2::bigint IS NULL OR user_id = $2)`
@@ -58,9 +60,16 @@ func (s *Store) CreateEvent(ctx context.Context, n domain.NewEvent) (domain.Even
 		const q = `INSERT INTO events (event_id, url_id, user_id, event_type, details)
 			VALUES ($1, $2, $3, $4, $5) RETURNING ` + eventCols
 		rows, _ := tx.Query(ctx, q, uuid.NewString(), n.URLID, n.UserID, n.EventType, details)
-		e, err = pgx.CollectExactlyOneRow(rows, scanEvent)
+		if e, err = pgx.CollectExactlyOneRow(rows, scanEvent); err != nil || e.EventType != domain.EventClick {
+			return err
+		}
+		// A click posted to the log is one of the URL's clicks like any other.
+		counts, err = countClicks(ctx, tx, []storedClick{{urlID: n.URLID, at: e.Timestamp, details: e.Details}})
 		return err
 	})
+	if err == nil {
+		s.counted(ctx, counts)
+	}
 	return e, translate(err, "event")
 }
 
@@ -106,15 +115,22 @@ func (s *Store) AppendEvents(ctx context.Context, audits []domain.Audit) error {
 	if len(audits) == 0 {
 		return nil
 	}
-	conn, err := s.rw.Acquire(ctx)
-	if err != nil {
-		return translate(err, "events")
-	}
-	_, err = conn.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(copyEvents(audits)),
-		`COPY events (event_id, url_id, user_id, event_type, timestamp, details) FROM STDIN BINARY`)
-	conn.Release()
+	var counts []domain.URLCount
+	err := pgx.BeginFunc(ctx, s.rw, func(tx pgx.Tx) error {
+		_, err := tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(copyEvents(audits)),
+			`COPY events (event_id, url_id, user_id, event_type, timestamp, details) FROM STDIN BINARY`)
+		if err != nil {
+			return err
+		}
+		counts, err = countClicks(ctx, tx, clicksOf(audits))
+		return err
+	})
 	if domain.KindOf(translate(err, "events")) == domain.Conflict {
 		_, err = s.StoreEvents(ctx, audits)
+		return translate(err, "events")
+	}
+	if err == nil {
+		s.counted(ctx, counts)
 	}
 	return translate(err, "events")
 }
@@ -152,6 +168,25 @@ func copyEvents(audits []domain.Audit) []byte {
 	return binary.BigEndian.AppendUint16(b, 0xffff) // trailer
 }
 
+// scanStored reads the rows an insert returned (is a click, url_id, timestamp, details)
+// and how many there were.
+func scanStored(rows pgx.Rows) (clicks []storedClick, n int64, err error) {
+	var (
+		click bool
+		url   *int64
+		at    time.Time
+		d     []byte
+	)
+	_, err = pgx.ForEachRow(rows, []any{&click, &url, &at, &d}, func() error {
+		n++
+		if click {
+			clicks = append(clicks, storedClick{urlID: *url, at: at, details: slices.Clone(d)})
+		}
+		return nil
+	})
+	return clicks, n, err
+}
+
 // pgEpoch is where timestamptz's binary form counts microseconds from.
 var pgEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
@@ -180,23 +215,32 @@ func (s *Store) StoreEvents(ctx context.Context, audits []domain.Audit) (stored 
 			outboxIDs = append(outboxIDs, id)
 		}
 	}
+	// Only the rows really inserted come back: a redelivered click is not counted again.
 	const q = `INSERT INTO events (event_id, url_id, user_id, event_type, timestamp, details)
 		SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::timestamptz[], $6::jsonb[])
-		ON CONFLICT (event_id) DO NOTHING`
+		ON CONFLICT (event_id) DO NOTHING
+		RETURNING event_type = 'click' AND url_id IS NOT NULL, url_id, timestamp,
+			CASE WHEN event_type = 'click' THEN details END`
 	const del = `DELETE FROM outbox WHERE event_id = ANY($1::uuid[])`
+	var counts []domain.URLCount
 	err = pgx.BeginFunc(ctx, s.rw, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, q, ids, urlIDs, userIDs, types, stamps, details)
+		rows, _ := tx.Query(ctx, q, ids, urlIDs, userIDs, types, stamps, details)
+		clicks, n, err := scanStored(rows)
 		if err != nil {
 			return err
 		}
-		stored = tag.RowsAffected()
+		stored = n
 		if len(outboxIDs) > 0 {
-			_, err = tx.Exec(ctx, del, outboxIDs)
+			if _, err = tx.Exec(ctx, del, outboxIDs); err != nil {
+				return err
+			}
 		}
+		counts, err = countClicks(ctx, tx, clicks)
 		return err
 	})
 	if err != nil {
 		return 0, translate(err, "events")
 	}
+	s.counted(ctx, counts)
 	return stored, nil
 }

@@ -142,12 +142,28 @@ func (s *Store) moveOutbox(ctx context.Context, where string, arg any) (int64, e
 			RETURNING id, event_id, url_id, user_id, event_type, timestamp, details)
 		INSERT INTO events (event_id, url_id, user_id, event_type, timestamp, details)
 		SELECT event_id::text, url_id, user_id, event_type, timestamp, details FROM due ORDER BY id
-		ON CONFLICT (event_id) DO NOTHING`
-	tag, err := s.rw.Exec(ctx, q, arg)
+		ON CONFLICT (event_id) DO NOTHING
+		RETURNING event_type = 'click' AND url_id IS NOT NULL, url_id, timestamp,
+			CASE WHEN event_type = 'click' THEN details END`
+	var (
+		moved  int64
+		counts []domain.URLCount
+	)
+	err := pgx.BeginFunc(ctx, s.rw, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, q, arg)
+		clicks, n, err := scanStored(rows)
+		if err != nil {
+			return err
+		}
+		moved = n
+		counts, err = countClicks(ctx, tx, clicks)
+		return err
+	})
 	if err != nil {
 		return 0, translate(err, "outbox")
 	}
-	return tag.RowsAffected(), nil
+	s.counted(ctx, counts)
+	return moved, nil
 }
 
 // OutboxStats reports how many events wait in the outbox and how old the oldest is.

@@ -74,6 +74,15 @@ func (s *Store) Seed(ctx context.Context, users []domain.User, urls []domain.URL
 			pgx.CopyFromRows(eventRows)); err != nil {
 			return fmt.Errorf("seed events: %w", translate(err, "seed event"))
 		}
+		var clicks []storedClick
+		for _, e := range events {
+			if e.EventType == domain.EventClick && e.URLID != nil {
+				clicks = append(clicks, storedClick{urlID: *e.URLID, at: e.Timestamp, details: e.Details})
+			}
+		}
+		if _, err := countClicks(ctx, tx, clicks); err != nil {
+			return fmt.Errorf("seed statistics: %w", err)
+		}
 
 		// Explicit ids bypass the identity sequences. setval(seq, 1, false) makes an empty
 		// table start at 1; otherwise the next id is one past the largest seeded one.

@@ -30,6 +30,8 @@ type Store struct {
 	rw     *pgxpool.Pool
 	ro     *pgxpool.Pool
 	audits Auditor
+	// onCount is told of the URLs whose visits a commit moved (see OnCount).
+	onCount func(context.Context, []domain.URLCount)
 }
 
 // Options configures the connections of Open.
@@ -104,6 +106,11 @@ func (s *Store) Ping(ctx context.Context) error {
 // Stat returns the primary pool's statistics.
 func (s *Store) Stat() *pgxpool.Stat { return s.rw.Stat() }
 
+// afterMigration holds what a migration needs done in Go, in its transaction.
+var afterMigration = map[string]func(context.Context, pgx.Tx) error{
+	"0006_visits_stats.sql": backfillStats,
+}
+
 // Migrate applies the embedded migrations that have not run yet. An advisory lock makes
 // concurrent starts of several instances safe: one applies, the others wait and find
 // nothing left to do.
@@ -139,8 +146,13 @@ func (s *Store) Migrate(ctx context.Context) error {
 			if err != nil || tag.RowsAffected() == 0 {
 				return err
 			}
-			_, err = tx.Exec(ctx, string(sql))
-			return err
+			if _, err = tx.Exec(ctx, string(sql)); err != nil {
+				return err
+			}
+			if step := afterMigration[base]; step != nil {
+				return step(ctx, tx)
+			}
+			return nil
 		})
 		if err != nil {
 			return fmt.Errorf("store: migration %s: %w", base, err)

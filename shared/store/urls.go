@@ -13,13 +13,14 @@ import (
 	"github.com/urlshort/shortener/shared/domain"
 )
 
+// visits is read from the click rollups, which count the URL's click events in the log.
 const urlCols = `id, user_id, short_code, original_url, title, is_active, created_at, updated_at,
-	expires_at, valid_since, tags`
+	expires_at, valid_since, tags, max_visits, coalesce((SELECT clicks FROM click_totals WHERE url_id = urls.id), 0)`
 
 // urlDest lists where the urlCols of a row go.
 func urlDest(u *domain.URL) []any {
 	return []any{&u.ID, &u.UserID, &u.ShortCode, &u.OriginalURL, &u.Title, &u.IsActive, &u.CreatedAt, &u.UpdatedAt,
-		&u.ExpiresAt, &u.ValidSince, &u.Tags}
+		&u.ExpiresAt, &u.ValidSince, &u.Tags, &u.MaxVisits, &u.Visits}
 }
 
 // checkWindow refuses a link that would start redirecting only after it stopped.
@@ -36,6 +37,14 @@ func optionValue(t *time.Time) string {
 		return "null"
 	}
 	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// limitValue is max_visits as an updated event's new_value: the number, or "null".
+func limitValue(n *int64) string {
+	if n == nil {
+		return "null"
+	}
+	return strconv.FormatInt(*n, 10)
 }
 
 func scanURL(row pgx.CollectableRow) (domain.URL, error) {
@@ -67,15 +76,15 @@ func (s *Store) CreateURL(ctx context.Context, n domain.NewURL) (domain.Written[
 		if err := tx.QueryRow(ctx, `SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL FOR SHARE`, n.UserID).Scan(&one); err != nil {
 			return translate(err, "user")
 		}
-		const q = `INSERT INTO urls (user_id, short_code, original_url, title, expires_at, valid_since, tags)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)
+		const q = `INSERT INTO urls (user_id, short_code, original_url, title, expires_at, valid_since, tags, max_visits)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 			ON CONFLICT (short_code) DO NOTHING RETURNING ` + urlCols
 		for attempt := 0; ; attempt++ {
 			code := n.ShortCode
 			if code == "" {
 				code = newShortCode()
 			}
-			rows, _ := tx.Query(ctx, q, n.UserID, code, n.OriginalURL, n.Title, n.ExpiresAt, n.ValidSince, n.Tags)
+			rows, _ := tx.Query(ctx, q, n.UserID, code, n.OriginalURL, n.Title, n.ExpiresAt, n.ValidSince, n.Tags, n.MaxVisits)
 			var err error
 			*u, err = pgx.CollectExactlyOneRow(rows, scanURL)
 			if err == nil {
@@ -128,23 +137,52 @@ func randIndex(n int) int {
 	}
 }
 
-// FindURLByID returns a live (not deleted) URL and its cache version.
+// FindURLByID returns a live (not deleted) URL and its item version
+// (domain.URLItemVersion: its edits and its visits).
 func (s *Store) FindURLByID(ctx context.Context, id int64) (domain.Versioned[domain.URL], error) {
 	const q = `SELECT ` + urlCols + `, version FROM urls
 		WHERE id = $1 AND deleted_at IS NULL AND ($2::bigint IS NULL OR user_id = $2)`
 	var v domain.Versioned[domain.URL]
 	err := s.rw.QueryRow(ctx, q, id, domain.OwnerOf(ctx)).Scan(append(urlDest(&v.Value), &v.Version)...)
+	v.Version = domain.URLItemVersion(v.Version, v.Value.Visits)
 	return v, translate(err, "url")
 }
 
 // FindRedirect returns what a redirect needs for a short code; Active is false for an
 // inactive or deleted URL. It reads the primary: a redirect must follow an edit at once.
 func (s *Store) FindRedirect(ctx context.Context, code string) (domain.Redirect, error) {
-	const q = `SELECT id, user_id, original_url, is_active AND deleted_at IS NULL, version, valid_since, expires_at
-		FROM urls WHERE short_code = $1`
+	const q = `SELECT id, user_id, original_url, is_active AND deleted_at IS NULL, version, valid_since, expires_at,
+		max_visits IS NOT NULL FROM urls WHERE short_code = $1`
 	var r domain.Redirect
-	err := s.rw.QueryRow(ctx, q, code).Scan(&r.URLID, &r.UserID, &r.Location, &r.Active, &r.Version, &r.ValidSince, &r.ExpiresAt)
+	err := s.rw.QueryRow(ctx, q, code).Scan(&r.URLID, &r.UserID, &r.Location, &r.Active, &r.Version, &r.ValidSince, &r.ExpiresAt, &r.Limited)
 	return r, translate(err, "short code")
+}
+
+// TakeVisit answers one redirect of a link with a max_visits: it takes one of the link's
+// visits and writes the click to the outbox in one transaction, so exactly max_visits
+// redirects ever succeed, each with its click, however many instances ask at once. ok is
+// false when none is left (or the link stopped redirecting). The URL's row lock orders
+// concurrent takers; only limited links pay for it.
+func (s *Store) TakeVisit(ctx context.Context, click domain.Audit) (ok bool, err error) {
+	err = pgx.BeginFunc(ctx, s.rw, func(tx pgx.Tx) error {
+		const q = `UPDATE urls SET reserved_visits = reserved_visits + 1
+			WHERE id = $1 AND deleted_at IS NULL AND is_active AND reserved_visits < max_visits RETURNING true`
+		if err := tx.QueryRow(ctx, q, click.URLID).Scan(&ok); err != nil {
+			if err == pgx.ErrNoRows {
+				return nil
+			}
+			return err
+		}
+		return writeOutbox(ctx, tx, []domain.Audit{click})
+	})
+	return ok, translate(err, "url")
+}
+
+// VisitsLeft reports whether a limited link has a visit left, for a HEAD, which uses none.
+func (s *Store) VisitsLeft(ctx context.Context, urlID int64) (bool, error) {
+	var left bool
+	err := s.rw.QueryRow(ctx, `SELECT max_visits IS NULL OR reserved_visits < max_visits FROM urls WHERE id = $1`, urlID).Scan(&left)
+	return left, translate(err, "url")
 }
 
 // urlsFrom selects the live URLs a filter (and the caller's owner) lets through.
@@ -205,16 +243,26 @@ func (s *Store) UpdateURL(ctx context.Context, id int64, p domain.URLPatch) (dom
 			u.Tags = *p.Tags
 			changes = append(changes, change{"tags", strings.Join(u.Tags, ",")})
 		}
+		if p.MaxVisits.Set && !sameInt(p.MaxVisits.Value, u.MaxVisits) {
+			u.MaxVisits = p.MaxVisits.Value
+			changes = append(changes, change{"max_visits", limitValue(u.MaxVisits)})
+		}
 		if len(changes) == 0 {
 			return nil
 		}
 		if err := checkWindow(u.ValidSince, u.ExpiresAt); err != nil {
 			return err
 		}
+		// A limit set on a link that was not limited starts from the visits it already had:
+		// max_visits bounds the redirects ever answered.
 		const q = `UPDATE urls SET title = $2, is_active = $3, original_url = $4, expires_at = $5, valid_since = $6,
-			tags = $7, updated_at = greatest(now(), updated_at + interval '1 microsecond'), version = version + 1
+			tags = $7, max_visits = $8,
+			reserved_visits = CASE WHEN max_visits IS NULL AND $8::bigint IS NOT NULL
+				THEN greatest(reserved_visits, $9) ELSE reserved_visits END,
+			updated_at = greatest(now(), updated_at + interval '1 microsecond'), version = version + 1
 			WHERE id = $1 RETURNING updated_at, version`
-		if err := tx.QueryRow(ctx, q, id, u.Title, u.IsActive, u.OriginalURL, u.ExpiresAt, u.ValidSince, u.Tags).Scan(&u.UpdatedAt, &w.Version); err != nil {
+		if err := tx.QueryRow(ctx, q, id, u.Title, u.IsActive, u.OriginalURL, u.ExpiresAt, u.ValidSince, u.Tags,
+			u.MaxVisits, u.Visits).Scan(&u.UpdatedAt, &w.Version); err != nil {
 			return err
 		}
 		for _, c := range changes {
@@ -253,6 +301,14 @@ func (s *Store) DeleteURL(ctx context.Context, id int64) (domain.Written[domain.
 		return writeOutbox(ctx, tx, w.Audits)
 	})
 	return w, translate(err, "url")
+}
+
+// sameInt reports whether two optional integers are the same.
+func sameInt(a, b *int64) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return *a == *b
 }
 
 // sameTime reports whether two optional instants are the same.

@@ -53,7 +53,7 @@ func TestCreateURL(t *testing.T) {
 		}
 		readW, err := db.FindURLByID(ctx, u.ID)
 		read, ver := readW.Value, readW.Version
-		if err != nil || ver != 1 || read.ShortCode != u.ShortCode || *read.Title != "Mine" ||
+		if err != nil || ver != domain.URLItemVersion(1, 0) || read.ShortCode != u.ShortCode || *read.Title != "Mine" ||
 			read.CreatedAt.Format(time.RFC3339Nano) != u.CreatedAt.Format(time.RFC3339Nano) {
 			t.Errorf("read %+v v%d (%v), wrote %+v", read, ver, err, u)
 		}
@@ -233,7 +233,7 @@ func TestUpdateURL(t *testing.T) {
 			}
 			readW, err := db.FindURLByID(ctx, orig.ID)
 			read, readVer := readW.Value, readW.Version
-			if err != nil || readVer != newVer || read.UpdatedAt.Format(time.RFC3339Nano) != got.UpdatedAt.Format(time.RFC3339Nano) ||
+			if err != nil || readVer != domain.URLItemVersion(newVer, 0) || read.UpdatedAt.Format(time.RFC3339Nano) != got.UpdatedAt.Format(time.RFC3339Nano) ||
 				read.IsActive != got.IsActive || read.OriginalURL != got.OriginalURL || *read.Title != *got.Title {
 				t.Errorf("read %+v v%d (%v), update returned %+v v%d", read, readVer, err, got, newVer)
 			}

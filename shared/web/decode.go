@@ -178,6 +178,24 @@ func (o *Object) NullableTime(name string) domain.Optional[time.Time] {
 	return domain.Optional[time.Time]{Set: t != nil, Value: t}
 }
 
+// NullableCount reads a positive integer field that null clears (max_visits): Set is
+// false when the field is absent, Value nil for null.
+func (o *Object) NullableCount(name string) domain.Optional[int64] {
+	raw, ok := o.fields[name]
+	switch {
+	case !ok:
+		return domain.Optional[int64]{}
+	case string(raw) == "null":
+		return domain.Optional[int64]{Set: true}
+	}
+	n := o.Int(name, false)
+	if n != nil && *n < 1 {
+		o.errs.Add(name, "must be at least 1")
+		return domain.Optional[int64]{}
+	}
+	return domain.Optional[int64]{Set: n != nil, Value: n}
+}
+
 // Bool reads a boolean field (true or false, not a string).
 func (o *Object) Bool(name string, required bool) *bool {
 	raw, ok := o.field(name, required)

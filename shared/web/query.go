@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/urlshort/shortener/shared/domain"
@@ -85,4 +86,28 @@ func PathID(r *http.Request, name, what string) (int64, error) {
 		return 0, domain.Errorf(domain.NotFound, "%s not found", what)
 	}
 	return n, nil
+}
+
+// StatsRangeOf reads ?from= and ?to= (UTC days, YYYY-MM-DD, both optional and inclusive);
+// a malformed day or from after to is a 400.
+func StatsRangeOf(r *http.Request) (domain.StatsRange, error) {
+	var rng domain.StatsRange
+	q := r.URL.Query()
+	for _, f := range []struct {
+		name string
+		dst  **time.Time
+	}{{"from", &rng.From}, {"to", &rng.To}} {
+		if !q.Has(f.name) {
+			continue
+		}
+		d, err := time.Parse(domain.StatsDayLayout, q.Get(f.name))
+		if err != nil {
+			return rng, domain.Errorf(domain.BadRequest, "%s must be a day as YYYY-MM-DD", f.name)
+		}
+		*f.dst = &d
+	}
+	if rng.From != nil && rng.To != nil && rng.From.After(*rng.To) {
+		return rng, domain.Errorf(domain.BadRequest, "from must not be after to")
+	}
+	return rng, nil
 }
