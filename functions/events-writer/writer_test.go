@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -168,4 +170,92 @@ func TestStoreDownIsRetryable(t *testing.T) {
 	if got := post(t, srv, audit(7, `{}`)); got != http.StatusServiceUnavailable {
 		t.Fatalf("store down: status %d, want 503 so the broker retries", got)
 	}
+}
+
+// TestConcurrentClicksOfOneLink: 400 clicks of one link delivered by 64 concurrent
+// requests (a viral link), each of 80 of them twice, and one the log refuses among them:
+// every good one is acknowledged and stored once, the bad one alone is 400, and the
+// link's statistics count exactly the stored clicks.
+func TestConcurrentClicksOfOneLink(t *testing.T) {
+	st := storetest.New(t, "events-writer")
+	srv := writer(t, st)
+	ctx := t.Context()
+	u, err := st.CreateUser(ctx, "viral", "viral@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := st.CreateURL(ctx, domain.NewURL{UserID: u.Value.ID, OriginalURL: "https://example.com/viral"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var audits []domain.Audit
+	for i := range 400 {
+		a := audit(u.Value.ID, `{"short_code":"v","user_agent":"curl/8.0"}`)
+		a.EventType, a.URLID, a.Source = domain.EventClick, &l.Value.ID, events.Source("redirect")
+		audits = append(audits, a)
+		if i%5 == 0 {
+			audits = append(audits, a)
+		}
+	}
+	bad := audit(u.Value.ID, `{"k":"\u0000"}`)
+	audits = append(audits[:200], append([]domain.Audit{bad}, audits[200:]...)...)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	statuses := make([]int, len(audits))
+	for range 64 {
+		wg.Go(func() {
+			for i := next.Add(1) - 1; i < int64(len(audits)); i = next.Add(1) - 1 {
+				statuses[i] = post(t, srv, audits[i])
+			}
+		})
+	}
+	wg.Wait()
+	for i, s := range statuses {
+		want := http.StatusAccepted
+		if audits[i].EventID == bad.EventID {
+			want = http.StatusBadRequest
+		}
+		if s != want {
+			t.Fatalf("event %d: status %d, want %d", i, s, want)
+		}
+	}
+	stats, err := st.URLStats(ctx, l.Value.ID, domain.StatsRange{})
+	if err != nil || stats.Clicks != 400 || stats.BotClicks != 400 {
+		t.Fatalf("stats %+v (%v), want 400 clicks, all bots (curl)", stats, err)
+	}
+	if n := logged(t, st); n != 400 { // the user's and URL's own events wait in the outbox
+		t.Fatalf("log holds %d events, want the 400 clicks", n)
+	}
+}
+
+// BenchmarkHotLinkClicks: clicks of one link delivered by 64 concurrent requests, the
+// case in which a transaction per request would queue every click on the link's rollup
+// rows.
+func BenchmarkHotLinkClicks(b *testing.B) {
+	st := storetest.New(b, "events-writer")
+	m := metrics.New()
+	rt := web.NewRouter(m, "events-writer")
+	rt.Handle(eventswriter.Routes(eventswriter.Deps{Store: st, Metrics: m})...)
+	srv := httptest.NewServer(rt)
+	defer srv.Close()
+	u, _ := st.CreateUser(b.Context(), "hot", "hot@example.com")
+	l, _ := st.CreateURL(b.Context(), domain.NewURL{UserID: u.Value.ID, OriginalURL: "https://example.com/hot"})
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	b.SetParallelism(32) // 64 clients on 2 cores
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			a := audit(u.Value.ID, `{"short_code":"h","user_agent":"Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"}`)
+			a.EventType, a.URLID, a.Source = domain.EventClick, &l.Value.ID, events.Source("redirect")
+			ev, _ := events.ToCloudEvent(a)
+			req, _ := http.NewRequest(http.MethodPost, srv.URL+"/", nil)
+			_ = cehttp.WriteRequest(context.Background(), binding.ToMessage(&ev), req)
+			res, err := client.Do(req)
+			if err != nil || res.StatusCode != http.StatusAccepted {
+				b.Errorf("delivery: %v %v", res, err)
+				return
+			}
+			res.Body.Close()
+		}
+	})
 }

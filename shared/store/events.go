@@ -168,23 +168,24 @@ func copyEvents(audits []domain.Audit) []byte {
 	return binary.BigEndian.AppendUint16(b, 0xffff) // trailer
 }
 
-// scanStored reads the rows an insert returned (is a click, url_id, timestamp, details)
-// and how many there were.
-func scanStored(rows pgx.Rows) (clicks []storedClick, n int64, err error) {
+// scanStored reads the rows an insert returned (event_id, is a click, url_id, timestamp,
+// details): the ids stored and the clicks among them.
+func scanStored(rows pgx.Rows) (ids []string, clicks []storedClick, err error) {
 	var (
+		id    string
 		click bool
 		url   *int64
 		at    time.Time
 		d     []byte
 	)
-	_, err = pgx.ForEachRow(rows, []any{&click, &url, &at, &d}, func() error {
-		n++
+	_, err = pgx.ForEachRow(rows, []any{&id, &click, &url, &at, &d}, func() error {
+		ids = append(ids, id)
 		if click {
 			clicks = append(clicks, storedClick{urlID: *url, at: at, details: slices.Clone(d)})
 		}
 		return nil
 	})
-	return clicks, n, err
+	return ids, clicks, err
 }
 
 // pgEpoch is where timestamptz's binary form counts microseconds from.
@@ -194,9 +195,15 @@ var pgEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 // is already stored (a redelivery) is skipped. In the same transaction it removes them
 // from the outbox: only the log having an event ends its delivery. It reports how many
 // were new.
-func (s *Store) StoreEvents(ctx context.Context, audits []domain.Audit) (stored int64, err error) {
+func (s *Store) StoreEvents(ctx context.Context, audits []domain.Audit) (int64, error) {
+	ids, err := s.StoreNewEvents(ctx, audits)
+	return int64(len(ids)), err
+}
+
+// StoreNewEvents is StoreEvents reporting the ids of the events that were new.
+func (s *Store) StoreNewEvents(ctx context.Context, audits []domain.Audit) (inserted []string, err error) {
 	if len(audits) == 0 {
-		return 0, nil
+		return nil, nil
 	}
 	ids := make([]string, len(audits))
 	urlIDs := make([]*int64, len(audits))
@@ -219,17 +226,17 @@ func (s *Store) StoreEvents(ctx context.Context, audits []domain.Audit) (stored 
 	const q = `INSERT INTO events (event_id, url_id, user_id, event_type, timestamp, details)
 		SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::timestamptz[], $6::jsonb[])
 		ON CONFLICT (event_id) DO NOTHING
-		RETURNING event_type = 'click' AND url_id IS NOT NULL, url_id, timestamp,
+		RETURNING event_id, event_type = 'click' AND url_id IS NOT NULL, url_id, timestamp,
 			CASE WHEN event_type = 'click' THEN details END`
 	const del = `DELETE FROM outbox WHERE event_id = ANY($1::uuid[])`
 	var counts []domain.URLCount
 	err = pgx.BeginFunc(ctx, s.rw, func(tx pgx.Tx) error {
 		rows, _ := tx.Query(ctx, q, ids, urlIDs, userIDs, types, stamps, details)
-		clicks, n, err := scanStored(rows)
+		ids, clicks, err := scanStored(rows)
 		if err != nil {
 			return err
 		}
-		stored = n
+		inserted = ids
 		if len(outboxIDs) > 0 {
 			if _, err = tx.Exec(ctx, del, outboxIDs); err != nil {
 				return err
@@ -239,8 +246,8 @@ func (s *Store) StoreEvents(ctx context.Context, audits []domain.Audit) (stored 
 		return err
 	})
 	if err != nil {
-		return 0, translate(err, "events")
+		return nil, translate(err, "events")
 	}
 	s.counted(ctx, counts)
-	return stored, nil
+	return inserted, nil
 }

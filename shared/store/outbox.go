@@ -143,7 +143,7 @@ func (s *Store) moveOutbox(ctx context.Context, where string, arg any) (int64, e
 		INSERT INTO events (event_id, url_id, user_id, event_type, timestamp, details)
 		SELECT event_id::text, url_id, user_id, event_type, timestamp, details FROM due ORDER BY id
 		ON CONFLICT (event_id) DO NOTHING
-		RETURNING event_type = 'click' AND url_id IS NOT NULL, url_id, timestamp,
+		RETURNING event_id, event_type = 'click' AND url_id IS NOT NULL, url_id, timestamp,
 			CASE WHEN event_type = 'click' THEN details END`
 	var (
 		moved  int64
@@ -151,11 +151,11 @@ func (s *Store) moveOutbox(ctx context.Context, where string, arg any) (int64, e
 	)
 	err := pgx.BeginFunc(ctx, s.rw, func(tx pgx.Tx) error {
 		rows, _ := tx.Query(ctx, q, arg)
-		clicks, n, err := scanStored(rows)
+		ids, clicks, err := scanStored(rows)
 		if err != nil {
 			return err
 		}
-		moved = n
+		moved = int64(len(ids))
 		counts, err = countClicks(ctx, tx, clicks)
 		return err
 	})
