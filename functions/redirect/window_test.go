@@ -2,6 +2,7 @@ package redirect_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -117,5 +118,47 @@ func TestBotClicks(t *testing.T) {
 		if agents[ua] && bot != true || !agents[ua] && has {
 			t.Errorf("click of %q has details %s", ua, ev.Details)
 		}
+	}
+}
+
+// TestVisitLimit: a link with max_visits 2 answers two GETs with 302 (a HEAD before, in
+// between and after uses none), then 404 with its reason, for GET and HEAD; its two clicks
+// are in the log and its visits say 2.
+func TestVisitLimit(t *testing.T) {
+	t.Parallel()
+	e := grouptest.Mount(t, routing.Redirect, grouptest.Options{})
+	user := e.CreateUser(t)
+	r := e.Fixture(t, "POST", "/urls", map[string]any{"user_id": user, "original_url": target, "max_visits": 2})
+	code := r.Object(t)["short_code"].(string)
+	id := int64(r.Object(t)["id"].(float64))
+	for i, want := range []struct {
+		method string
+		status int
+	}{{"HEAD", 302}, {"GET", 302}, {"HEAD", 302}, {"GET", 302}, {"HEAD", 404}, {"GET", 404}, {"GET", 404}} {
+		r := get(t, e, want.method, "/"+code, "", "")
+		if r.Status != want.status {
+			t.Fatalf("request %d (%s): %v, want %d", i, want.method, r, want.status)
+		}
+		if want.method == "GET" && want.status == 404 && !strings.Contains(string(r.Body), "short code reached its visit limit") {
+			t.Errorf("past the limit: %s", r.Body)
+		}
+		if want.status == 302 && r.Header.Get("Location") != target {
+			t.Errorf("Location %q", r.Header.Get("Location"))
+		}
+	}
+	e.Settle(t)
+	if n := len(e.Audits(t, fmt.Sprintf("url_id=%d&event_type=click", id))); n != 2 {
+		t.Errorf("%d click events, want 2", n)
+	}
+	if v := e.Fixture(t, "GET", fmt.Sprintf("/urls/%d", id), nil).Object(t)["visits"]; v != float64(2) {
+		t.Errorf("visits %v, want 2", v)
+	}
+	// Raised, the limit allows one more.
+	e.Fixture(t, "PUT", fmt.Sprintf("/urls/%d", id), map[string]any{"max_visits": 3})
+	if r := get(t, e, "GET", "/"+code, "", ""); r.Status != 302 {
+		t.Errorf("after raising the limit: %v", r)
+	}
+	if r := get(t, e, "GET", "/"+code, "", ""); r.Status != 404 {
+		t.Errorf("past the raised limit: %v", r)
 	}
 }

@@ -114,6 +114,7 @@ func Mount(t testing.TB, group string, o Options) *Env {
 	default:
 		c = cachetest.New(t)
 	}
+	st.OnCount(c.URLsCounted) // as the function does: items and lists show visits
 	c.SetObserver(m.CacheResult)
 	c.SetLocalHitObserver(m.ClientSideHits.Inc)
 	c.SetInvalidationObserver(m.CacheInvalidations())
