@@ -31,6 +31,8 @@ done
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 copy() { # copy MODULE DEST: a writable copy of a module from the module cache
+  # On a fresh machine the module is not in the cache yet, and `go list -m` gives no Dir.
+  "$GO" mod download "$1"
   cp -r "$("$GO" list -m -f '{{.Dir}}' "$1")" "$2"
   chmod -R u+w "$2"
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"reflect"
+	"sort"
 	"strings"
 	"time"
 
@@ -233,6 +234,91 @@ func assertServing(ctx context.Context, a *applier, cp *controlPlane, ksvcs []ob
 	}
 }
 
+// assertRoutes checks that Knative turns each Service's Route into a KIngress of the right
+// visibility and, once the KIngress stand-in (kingress.go, not net-kourier) has marked it
+// Ready, reports the Route and the Service Ready. No request goes through any ingress here.
+func assertRoutes(ctx context.Context, a *applier, cp *controlPlane, ksvcs []object, k *kourierStandIn, rep *report) {
+	_ = poll(ctx, 2*time.Minute, "every Service and Route Ready", func() (bool, error) {
+		for _, o := range ksvcs {
+			for _, kind := range []string{"Service", "Route"} {
+				u, err := a.get(ctx, "serving.knative.dev/v1", kind, ns, o.u.GetName())
+				if err != nil || !condTrue(u, "Ready") || !observed(u) {
+					return false, nil
+				}
+			}
+		}
+		return true, nil
+	})
+	for _, o := range ksvcs {
+		name := o.u.GetName()
+		local := o.u.GetLabels()["networking.knative.dev/visibility"] == "cluster-local"
+		host := name + ".shortener.knative.internal"
+		svcHost := name + ".shortener.svc.cluster.local"
+		what := "Service " + name + " and its Route Ready (KIngress stand-in): URL http://" + host + ", KIngress rules public and cluster-local, Service " + name + " → kourier-internal"
+		if local {
+			host = svcHost
+			what = "Service " + name + " and its Route Ready (KIngress stand-in): cluster-local, URL http://" + host + ", KIngress rule cluster-local only, Service " + name + " → kourier-internal"
+		}
+		rep.check(what, func() error {
+			var problems []string
+			for _, kind := range []string{"Service", "Route"} {
+				u, err := waitReady(ctx, a, "serving.knative.dev/v1", kind, ns, name, 5*time.Second)
+				if err != nil {
+					problems = append(problems, err.Error())
+					continue
+				}
+				if got := str(u, "status", "url"); got != "http://"+host {
+					problems = append(problems, fmt.Sprintf("%s URL %q, want %q", kind, got, "http://"+host))
+				}
+			}
+			ing, err := a.get(ctx, "networking.internal.knative.dev/v1alpha1", "Ingress", ns, name)
+			if err != nil {
+				return fmt.Errorf("KIngress %s: %w", name, err)
+			}
+			// Which rule answers which host: cluster-local ones for the .svc names, the public
+			// one for the config-domain name, none at all for a cluster-local Service.
+			vis := map[string]bool{}
+			rules, _, _ := unstructured.NestedSlice(ing.Object, "spec", "rules")
+			for _, r := range rules {
+				m, _ := r.(map[string]any)
+				v, _ := m["visibility"].(string)
+				hosts, _ := m["hosts"].([]any)
+				for _, h := range hosts {
+					if v == "ExternalIP" || h == host || h == svcHost {
+						vis[fmt.Sprintf("%s %v", v, h)] = true
+					}
+				}
+			}
+			wantVis := []string{"ClusterLocal " + svcHost, "ExternalIP " + host}
+			if local {
+				wantVis = []string{"ClusterLocal " + svcHost}
+			}
+			var gotVis []string
+			for v := range vis {
+				gotVis = append(gotVis, v)
+			}
+			sort.Strings(gotVis)
+			if !reflect.DeepEqual(gotVis, wantVis) {
+				problems = append(problems, fmt.Sprintf("KIngress rules (public ones and this host) %v, want %v", gotVis, wantVis))
+			}
+			// The Route's placeholder Service is what makes the .svc name resolve to the
+			// cluster-local gateway in a real cluster (the private load balancer, for every
+			// visibility).
+			svc, err := cp.kube.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				problems = append(problems, err.Error())
+			} else if svc.Spec.Type != corev1.ServiceTypeExternalName || svc.Spec.ExternalName != privateLB {
+				problems = append(problems, fmt.Sprintf("Service %s is %s %q, want ExternalName %q", name, svc.Spec.Type, svc.Spec.ExternalName, privateLB))
+			}
+			if len(problems) > 0 {
+				return fmt.Errorf("%s", strings.Join(problems, "\n"))
+			}
+			return nil
+		}())
+	}
+	logf("     KIngress stand-in marked %d KIngresses Ready; no traffic was sent through an ingress", k.count())
+}
+
 func atoi(s string) int {
 	n := 0
 	fmt.Sscanf(s, "%d", &n)
@@ -309,8 +395,9 @@ func assertEventing(ctx context.Context, a *applier, cp *controlPlane, ksvcs []o
 }
 
 // assertCNPG checks what CloudNativePG made of the Cluster: its instance pods, services and
-// the app secret install.sh reads. No PostgreSQL runs in a kwok pod, so nothing past that.
-func assertCNPG(ctx context.Context, a *applier, cp *controlPlane, rep *report) {
+// the app secret install.sh reads, and the operator's view of the instances, which here is
+// of what the simulated instance managers tell it (no PostgreSQL runs in a kwok pod).
+func assertCNPG(ctx context.Context, a *applier, cp *controlPlane, ims *instanceManagers, rep *report) {
 	for _, svc := range []string{"shortener-db-rw", "shortener-db-ro", "shortener-db-r"} {
 		rep.check("CNPG Service "+svc, poll(ctx, 2*time.Minute, "Service "+svc, func() (bool, error) {
 			_, err := cp.kube.CoreV1().Services(ns).Get(ctx, svc, metav1.GetOptions{})
@@ -329,44 +416,103 @@ func assertCNPG(ctx context.Context, a *applier, cp *controlPlane, rep *report) 
 		}
 		return true, nil
 	}))
-	// The bootstrap as far as it goes without PostgreSQL: the initdb Job (kwok completes its
-	// pod), then the first instance's pod on a bound PVC. The operator creates instances 2
-	// and 3 only once it has read instance 1's status from its instance manager over HTTPS,
-	// which no kwok pod serves, so three instance pods cannot be reached here.
+	// The bootstrap, with a simulated instance manager in each pod (instancemanager.go): the
+	// initdb Job, then instances 2 and 3 each through its join Job, each pod on a bound PVC of
+	// its own, one per node as the required anti-affinity asks.
+	const instances = 3
 	var last string
-	err := poll(ctx, 2*time.Minute, "the initdb Job complete and instance shortener-db-1 Ready on a bound PVC", func() (bool, error) {
-		job, err := cp.kube.BatchV1().Jobs(ns).Get(ctx, "shortener-db-1-initdb", metav1.GetOptions{})
-		if err != nil {
-			last = "no initdb Job"
-			return false, nil
-		}
-		if job.Status.Succeeded < 1 {
-			last = "initdb Job not complete"
-			return false, nil
-		}
-		pod, err := cp.kube.CoreV1().Pods(ns).Get(ctx, "shortener-db-1", metav1.GetOptions{})
-		if err != nil || pod.Labels["cnpg.io/podRole"] != "instance" || pod.Status.Phase != "Running" {
-			last = "no running instance pod shortener-db-1"
-			return false, nil
-		}
-		pvc, err := cp.kube.CoreV1().PersistentVolumeClaims(ns).Get(ctx, "shortener-db-1", metav1.GetOptions{})
-		if err != nil || pvc.Status.Phase != "Bound" {
-			last = "PVC shortener-db-1 not Bound"
-			return false, nil
-		}
-		if q := pvc.Spec.Resources.Requests[corev1.ResourceStorage]; q.String() != "5Gi" {
-			return false, fmt.Errorf("PVC shortener-db-1 asks for %s, postgres.yaml says 5Gi", q.String())
+	err := poll(ctx, 3*time.Minute, fmt.Sprintf("%d instances of shortener-db Running on bound PVCs", instances), func() (bool, error) {
+		nodes := map[string]string{}
+		for i := 1; i <= instances; i++ {
+			name := fmt.Sprintf("shortener-db-%d", i)
+			job := name + "-join"
+			if i == 1 {
+				job = name + "-initdb"
+			}
+			j, err := cp.kube.BatchV1().Jobs(ns).Get(ctx, job, metav1.GetOptions{})
+			if err != nil || j.Status.Succeeded < 1 {
+				// The operator removes its Jobs once every instance reports, so a missing Job
+				// is fine when the pod is there.
+				if _, perr := cp.kube.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{}); perr != nil {
+					last = "Job " + job + " not complete"
+					return false, nil
+				}
+			}
+			pod, err := cp.kube.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+			if err != nil || pod.Labels["cnpg.io/podRole"] != "instance" || pod.Status.Phase != "Running" {
+				last = "no running instance pod " + name
+				return false, nil
+			}
+			if other, dup := nodes[pod.Spec.NodeName]; dup {
+				return false, fmt.Errorf("%s and %s both on %s despite the required anti-affinity", other, name, pod.Spec.NodeName)
+			}
+			nodes[pod.Spec.NodeName] = name
+			pvc, err := cp.kube.CoreV1().PersistentVolumeClaims(ns).Get(ctx, name, metav1.GetOptions{})
+			if err != nil || pvc.Status.Phase != "Bound" {
+				last = "PVC " + name + " not Bound"
+				return false, nil
+			}
+			if q := pvc.Spec.Resources.Requests[corev1.ResourceStorage]; q.String() != "5Gi" {
+				return false, fmt.Errorf("PVC %s asks for %s, postgres.yaml says 5Gi", name, q.String())
+			}
 		}
 		return true, nil
 	})
 	if err != nil {
 		err = fmt.Errorf("%w (%s)", err, last)
 	}
-	rep.check("CNPG Cluster shortener-db bootstrapped: initdb Job complete, instance pod shortener-db-1 Running on a bound 5Gi PVC", err)
-	if c, gerr := a.get(ctx, "postgresql.cnpg.io/v1", "Cluster", ns, "shortener-db"); gerr == nil {
-		logf("     Cluster shortener-db: %d of %v instances exist; the operator reports %q: %s (expected here: no instance manager answers in a kwok pod)",
-			len(mustSlice(c, "status", "instanceNames")), mustInt(c, "spec", "instances"), str(c, "status", "phase"), str(c, "status", "phaseReason"))
+	rep.check(fmt.Sprintf("CNPG Cluster shortener-db (simulated instance managers): initdb and join Jobs complete, instance pods shortener-db-1..%d Running on bound 5Gi PVCs, one per node", instances), err)
+
+	// The operator's own verdict, from what the simulated instance managers report.
+	c, err := waitReady(ctx, a, "postgresql.cnpg.io/v1", "Cluster", ns, "shortener-db", 2*time.Minute)
+	if err == nil {
+		var problems []string
+		if n := mustInt(c, "status", "readyInstances"); n != instances {
+			problems = append(problems, fmt.Sprintf("readyInstances %d", n))
+		}
+		if p, t := str(c, "status", "currentPrimary"), str(c, "status", "targetPrimary"); p != "shortener-db-1" || t != p {
+			problems = append(problems, fmt.Sprintf("currentPrimary %q, targetPrimary %q, want both shortener-db-1", p, t))
+		}
+		if len(problems) > 0 {
+			err = fmt.Errorf("%s", strings.Join(problems, "; "))
+		}
 	}
+	rep.check(fmt.Sprintf("CNPG Cluster shortener-db Ready (simulated instance managers): %d/%d instances ready, primary shortener-db-1", instances, instances), err)
+	if c != nil {
+		logf("     Cluster shortener-db: phase %q, instances %v; simulated instance managers: %s",
+			str(c, "status", "phase"), mustSlice(c, "status", "instanceNames"), ims.summary())
+	}
+
+	// The operator labels the pods by role; the endpoint controller turns the selectors of
+	// its Services into addresses: -rw the primary, -ro the replicas, -r all of them.
+	want := map[string][]string{
+		"shortener-db-rw": {"shortener-db-1"},
+		"shortener-db-ro": {"shortener-db-2", "shortener-db-3"},
+		"shortener-db-r":  {"shortener-db-1", "shortener-db-2", "shortener-db-3"},
+	}
+	var got map[string][]string
+	err = poll(ctx, time.Minute, "the CNPG Services' endpoints", func() (bool, error) {
+		got = map[string][]string{}
+		for svc := range want {
+			l, err := cp.kube.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{LabelSelector: "kubernetes.io/service-name=" + svc})
+			if err != nil {
+				return false, nil
+			}
+			for _, sl := range l.Items {
+				for _, e := range sl.Endpoints {
+					if e.TargetRef != nil && (e.Conditions.Ready == nil || *e.Conditions.Ready) {
+						got[svc] = append(got[svc], e.TargetRef.Name)
+					}
+				}
+			}
+			sort.Strings(got[svc])
+		}
+		return reflect.DeepEqual(got, want), nil
+	})
+	if err != nil {
+		err = fmt.Errorf("%w: got %v, want %v", err, got, want)
+	}
+	rep.check("CNPG Services by role (simulated instance managers): -rw → shortener-db-1 (primary), -ro → shortener-db-2 and -3, -r → all three", err)
 }
 
 func mustSlice(u *unstructured.Unstructured, path ...string) []string {

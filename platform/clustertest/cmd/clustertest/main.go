@@ -18,6 +18,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -32,9 +33,6 @@ func logf(format string, args ...any) {
 }
 
 func main() {
-	if os.Getenv(inNetnsEnv) == "" {
-		os.Exit(reexecInNetns())
-	}
 	repo := flag.String("repo", "", "repository root (required)")
 	bin := flag.String("bin", "", "directory of the built binaries (required)")
 	keep := flag.Bool("keep", false, "keep the work directory (logs, etcd data) even on success")
@@ -44,6 +42,13 @@ func main() {
 		os.Exit(2)
 	}
 	moduleRoot = filepath.Join(*repo, "platform", "clustertest")
+	if os.Getenv(inNetnsEnv) == "" {
+		if err := prefetch(*repo); err != nil {
+			fmt.Fprintln(os.Stderr, "clustertest:", err)
+			os.Exit(1)
+		}
+		os.Exit(reexecInNetns())
+	}
 	os.Exit(run(*repo, *bin, *keep))
 }
 
@@ -183,17 +188,17 @@ func stage(ctx context.Context, repo, work string, cp *controlPlane, rn *runner,
 			return decode("kustomize "+rel, data)
 		}
 	}
-	add("CRDs from K3s's Traefik and Prometheus Operator", func() ([]object, error) {
+	add("CRDs from K3s (Traefik, helm-controller) and Prometheus Operator", func() ([]object, error) {
 		data, err := extraCRDs()
 		if err != nil {
 			return nil, err
 		}
-		return decode("traefik + prometheus-operator CRDs", data)
+		return decode("traefik + helm-controller + prometheus-operator CRDs", data)
 	})
 	serving := add("2/9 Knative Serving", file(p("knative-serving/upstream/serving-crds.yaml")), kust(p("knative-serving"), nil))
-	kourier := add("3/9 Kourier (stand-in file, no controller)", kust(p("kourier"), nil))
+	kourier := add("3/9 Kourier (stand-in file; a KIngress stand-in instead of net-kourier)", kust(p("kourier"), nil))
 	eventing := add("4/9 Knative Eventing", file(p("knative-eventing/upstream/eventing-crds.yaml")), kust(p("knative-eventing"), nil))
-	cnpg := add("5/9 CloudNativePG", kust(p("cnpg-operator"), nil))
+	cnpg := add("5/9 CloudNativePG (and a simulated instance manager per instance pod)", kust(p("cnpg-operator"), nil))
 	shortener := add("6/9 namespace shortener, PostgreSQL, PgBouncer, Valkey", file(p("shortener/namespace.yaml")),
 		func() ([]object, error) {
 			return decode("install.sh valkey-auth", []byte(secretYAML("valkey-auth", map[string]string{"password": "clustertest"})))
@@ -247,6 +252,21 @@ func stage(ctx context.Context, repo, work string, cp *controlPlane, rn *runner,
 	if err != nil {
 		return err
 	}
+	// The two stand-ins (kingress.go, instancemanager.go) run in this process until the stage
+	// ends, and are waited for: their listeners are closed before the processes are stopped.
+	simCtx, stopSims := context.WithCancel(ctx)
+	var sims sync.WaitGroup
+	defer sims.Wait()
+	defer stopSims()
+	simulate := func(run func(context.Context)) {
+		sims.Add(1)
+		go func() { defer sims.Done(); run(simCtx) }()
+	}
+	kingress := &kourierStandIn{cp: cp, a: a}
+	ims, err := newInstanceManagers(cp, a, rn.ps.dir)
+	if err != nil {
+		return err
+	}
 
 	// Every CRD first, dry run then for real; then the namespaces, which the dry runs need.
 	var all, allCRDs, namespaces []object
@@ -279,7 +299,10 @@ func stage(ctx context.Context, repo, work string, cp *controlPlane, rn *runner,
 		}
 		return rn.waitDeployments(ctx, "knative-serving", 3*time.Minute)
 	}
-	kourier.after = func(ctx context.Context) error { return rn.waitDeployments(ctx, "kourier-system", 2*time.Minute) }
+	kourier.after = func(ctx context.Context) error {
+		simulate(kingress.run)
+		return rn.waitDeployments(ctx, "kourier-system", 2*time.Minute)
+	}
 	eventing.after = func(ctx context.Context) error {
 		for _, c := range eventingComponents {
 			if err := rn.start(ctx, c); err != nil {
@@ -294,10 +317,17 @@ func stage(ctx context.Context, repo, work string, cp *controlPlane, rn *runner,
 				return err
 			}
 		}
+		simulate(ims.run)
 		return rn.waitDeployments(ctx, "cnpg-system", 3*time.Minute)
 	}
-	// install.sh also waits for the Cluster to be Ready, which needs PostgreSQL running.
-	shortener.after = func(ctx context.Context) error { return rolledOut(ctx, cp) }
+	// install.sh's waits: the Cluster Ready (here with simulated instance managers), then the
+	// poolers and Valkey rolled out.
+	shortener.after = func(ctx context.Context) error {
+		if _, err := waitReady(ctx, a, "postgresql.cnpg.io/v1", "Cluster", ns, "shortener-db", 4*time.Minute); err != nil {
+			return err
+		}
+		return rolledOut(ctx, cp)
+	}
 	pooler.objs = nil
 	pooler.after = func(ctx context.Context) error { return poolerSecret(ctx, a) }
 	events.after = func(ctx context.Context) error { return nil }
@@ -318,8 +348,9 @@ func stage(ctx context.Context, repo, work string, cp *controlPlane, rn *runner,
 
 	for _, assert := range []func(){
 		func() { assertServing(ctx, a, cp, functions.objs, rep) },
+		func() { assertRoutes(ctx, a, cp, functions.objs, kingress, rep) },
 		func() { assertEventing(ctx, a, cp, functions.objs, rep) },
-		func() { assertCNPG(ctx, a, cp, rep) },
+		func() { assertCNPG(ctx, a, cp, ims, rep) },
 		func() { negatives(ctx, a, all, rep) },
 	} {
 		if ctx.Err() != nil {

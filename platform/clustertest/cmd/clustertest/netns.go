@@ -2,9 +2,11 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 )
 
@@ -48,14 +50,36 @@ func reexecInNetns() int {
 	return 0
 }
 
+// prefetch fills the module cache, while there is still a network, with what the run reads
+// inside its namespace and build.sh's builds did not fetch: the modules only read for their
+// YAML (upstream.go) and those `go run ./cmd/manifests` compiles. On a machine that has them
+// it only reads the cache.
+func prefetch(repo string) error {
+	for _, m := range []string{traefikModule, promOperatorMod, helmCtrlModule} {
+		if _, err := moduleDir(m); err != nil {
+			return err
+		}
+	}
+	cmd := exec.Command(goCmd(), "list", "-deps", "./cmd/manifests")
+	cmd.Dir = filepath.Join(repo, "platform")
+	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("go list -deps ./cmd/manifests in platform/: %w", err)
+	}
+	return nil
+}
+
 // setupNetwork brings loopback up and makes the addresses the cluster uses local: the
-// API server's advertised address and the whole Service range, so the API server reaches
-// admission webhooks at their ClusterIP with no kube-proxy. Nothing leaves the namespace.
+// API server's advertised address, the whole Service range, so the API server reaches
+// admission webhooks at their ClusterIP with no kube-proxy, and the pod range kwok assigns
+// from, so CloudNativePG's operator reaches the simulated instance managers at their pods'
+// IPs (instancemanager.go). Nothing leaves the namespace.
 func setupNetwork() error {
 	for _, args := range [][]string{
 		{"link", "set", "lo", "up"},
 		{"addr", "add", apiserverIP + "/32", "dev", "lo"},
 		{"route", "add", "local", serviceCIDR, "dev", "lo"},
+		{"route", "add", "local", podCIDR, "dev", "lo"},
 	} {
 		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
 			return fmt.Errorf("ip %v: %v: %s", args, err, out)

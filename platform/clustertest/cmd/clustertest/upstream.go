@@ -17,8 +17,10 @@ import (
 const (
 	traefikModule    = "github.com/traefik/traefik/v3@v3.6.12"
 	promOperatorMod  = "github.com/prometheus-operator/prometheus-operator@v0.92.0"
+	helmCtrlModule   = "github.com/k3s-io/helm-controller@v0.17.9" // K3s's HelmChart controller
 	traefikCRDFile   = "docs/content/reference/dynamic-configuration/kubernetes-crd-definition-v1.yml"
 	promOperatorCRDs = "example/prometheus-operator-crd"
+	helmCtrlCRDs     = "pkg/crds/yaml/generated"
 )
 
 var koRef = regexp.MustCompile(`ko://[A-Za-z0-9._/-]+`)
@@ -144,9 +146,14 @@ func tree(repo, dir string) error {
 }
 
 // extraCRDs are the CRDs of what K3s and the monitoring stack bring: Traefik's (install.sh's
-// preflight requires them) and Prometheus Operator's (so podmonitors/ is applied).
+// preflight requires them), K3s's HelmChart and HelmChartConfig (traefik/ configures K3s's
+// Traefik chart with one) and Prometheus Operator's (so podmonitors/ is applied).
 func extraCRDs() ([]byte, error) {
 	td, err := moduleDir(traefikModule)
+	if err != nil {
+		return nil, err
+	}
+	hd, err := moduleDir(helmCtrlModule)
 	if err != nil {
 		return nil, err
 	}
@@ -158,10 +165,10 @@ func extraCRDs() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	paths := []string{filepath.Join(td, traefikCRDFile)}
+	paths := []string{filepath.Join(td, traefikCRDFile), filepath.Join(hd, helmCtrlCRDs)}
 	for _, e := range entries {
 		paths = append(paths, filepath.Join(pd, promOperatorCRDs, e.Name()))
 	}
-	sort.Strings(paths[1:])
+	sort.Strings(paths[2:])
 	return yamlFiles(paths...)
 }
