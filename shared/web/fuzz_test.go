@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -48,6 +49,8 @@ func FuzzDecodeObject(f *testing.F) {
 		`{"tags":["News","a.b"],"expires_at":"2026-11-21T08:15:00.123456789+02:00"}`, `{"expires_at":null,"tags":[]}`,
 		`{"expires_at":"0000-01-01T00:00:00Z"}`, `{"valid_since":"9999-12-31T23:59:59Z"}`, `{"tags":["\u0000",1]}`,
 		`{"expires_at":"2026-13-01T00:00:00Z"}`, `{"tags":null}`,
+		`{"max_visits":1000}`, `{"max_visits":null}`, `{"max_visits":0}`, `{"max_visits":9223372036854775807}`,
+		`{"max_visits":1e3}`, `{"max_visits":"5"}`, `{"max_visits":-0}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -86,6 +89,12 @@ func FuzzDecodeObject(f *testing.F) {
 				check(t, "timestamptz", v.Value.Format(time.RFC3339Nano))
 			}
 		}
+		if v := o.NullableCount("max_visits"); v.Value != nil {
+			if *v.Value < 1 {
+				t.Fatalf("max_visits accepted as %d", *v.Value)
+			}
+			check(t, "bigint", strconv.FormatInt(*v.Value, 10))
+		}
 		if d := o.JSONObject("details", false); d != nil {
 			if !json.Valid(d) || !bytes.HasPrefix(d, []byte("{")) {
 				t.Fatalf("details accepted as %q, not a JSON object", d)
@@ -105,6 +114,8 @@ func FuzzQuery(f *testing.F) {
 		"page=1&per_page=20", "page=9223372036854775807&per_page=1000", "page=99999999999999999999",
 		"per_page=0", "user_id=-1", "url_id=18446744073709551616", "event_type=%00", "event_type=%FF",
 		"event_type=%C0%AE", "is_active=TRUE", "page=%zz", "a=1&a=2&event_type=click",
+		"from=2026-01-01&to=2026-12-31", "from=0000-01-01", "to=9999-12-31", "from=2026-02-30", "from=2026-1-1",
+		"from=2026-03-02&to=2026-03-01", "to=%00",
 	} {
 		f.Add(s)
 	}
@@ -130,6 +141,16 @@ func FuzzQuery(f *testing.F) {
 		kinds(err)
 		if err == nil {
 			check(t, "text", s)
+		}
+		rng, err := web.StatsRangeOf(r)
+		kinds(err)
+		for _, d := range []*time.Time{rng.From, rng.To} {
+			if err == nil && d != nil {
+				check(t, "date", d.Format(domain.StatsDayLayout))
+			}
+		}
+		if err == nil && rng.From != nil && rng.To != nil && rng.From.After(*rng.To) {
+			t.Fatalf("query %q: from after to accepted", query)
 		}
 	})
 }

@@ -101,7 +101,7 @@ func StatsRangeOf(r *http.Request) (domain.StatsRange, error) {
 			continue
 		}
 		d, err := time.Parse(domain.StatsDayLayout, q.Get(f.name))
-		if err != nil {
+		if err != nil || d.Year() < 1 { // PostgreSQL has no year 0
 			return rng, domain.Errorf(domain.BadRequest, "%s must be a day as YYYY-MM-DD", f.name)
 		}
 		*f.dst = &d
