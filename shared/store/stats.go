@@ -335,17 +335,16 @@ func (s *Store) UserStats(ctx context.Context, id int64, r domain.StatsRange) (d
 // totals always equal the sum of the days. Without a range the totals and the top lists
 // come from the per-URL rollups (O(names)); a range sums its days (O(days × names)).
 func (s *Store) readStats(ctx context.Context, col string, id int64, r domain.StatsRange, st *domain.Stats) error {
-	totals, dims, bound := `click_totals WHERE `+col+` = $1`, `click_dim_totals WHERE `+col+` = $1`, ""
+	const inRange = ` AND day BETWEEN coalesce($2::date, '-infinity') AND coalesce($3::date, 'infinity')`
+	days := `click_days WHERE ` + col + ` = $1` + inRange
+	// Without a range the day parameters are null; naming them keeps them typed.
+	totals, dims := `click_totals WHERE `+col+` = $1 AND $2::date IS NULL AND $3::date IS NULL`, `click_dim_totals WHERE `+col+` = $1`
 	if r.From != nil || r.To != nil {
-		bound = ` AND day BETWEEN coalesce($2::date, '-infinity') AND coalesce($3::date, 'infinity')`
-		totals, dims = `click_days WHERE `+col+` = $1`+bound, `click_dims WHERE `+col+` = $1`+bound
-	} else {
-		bound = ` AND $2::date IS NULL AND $3::date IS NULL` // keeps the parameters typed
-		totals += bound
+		totals, dims = days, `click_dims WHERE `+col+` = $1`+inRange
 	}
 	q := `SELECT coalesce(sum(clicks), 0), coalesce(sum(bot_clicks), 0), min(first_at), max(last_at),
 		(SELECT coalesce(json_agg(json_build_object('date', to_char(day, 'YYYY-MM-DD'), 'clicks', c, 'bot_clicks', b) ORDER BY day), '[]')
-			FROM (SELECT day, sum(clicks) c, sum(bot_clicks) b FROM click_days WHERE ` + col + ` = $1` + dayBound(r) + ` GROUP BY day) d),
+			FROM (SELECT day, sum(clicks) c, sum(bot_clicks) b FROM ` + days + ` GROUP BY day) d),
 		(SELECT coalesce(json_agg(json_build_array(dim, name, c) ORDER BY dim, rn), '[]') FROM (
 			SELECT dim, name, c, row_number() OVER (PARTITION BY dim ORDER BY c DESC, name) rn
 			FROM (SELECT dim, name, sum(clicks) c FROM ` + dims + ` GROUP BY dim, name) g) t WHERE rn <= $4)
@@ -383,14 +382,6 @@ func (s *Store) readStats(ctx context.Context, col string, id int64, r domain.St
 		}
 	}
 	return nil
-}
-
-// dayBound narrows click_days to the range, or to nothing more.
-func dayBound(r domain.StatsRange) string {
-	if r.From == nil && r.To == nil {
-		return ""
-	}
-	return ` AND day BETWEEN coalesce($2::date, '-infinity') AND coalesce($3::date, 'infinity')`
 }
 
 // day is an optional day as a query parameter.
