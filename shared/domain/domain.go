@@ -149,6 +149,17 @@ type Audit struct {
 	EventType string          `json:"event_type"`
 	Timestamp time.Time       `json:"timestamp"`
 	Details   json.RawMessage `json:"details"`
+	// Click is what the statistics keep of a click event, when the process that built it
+	// classified its user agent and referrer already; nil means the store reads Details.
+	Click *ClickFacts `json:"-"`
+}
+
+// ClickFacts classify one click for the statistics: a bot (flagged, or known to the
+// parser), its referrer host and its browser, operating system and device type.
+type ClickFacts struct {
+	Bot                     bool
+	Referrer                string
+	Browser, OS, DeviceType string
 }
 
 // Redirect is what the redirect path needs to know about a short code. Active is false

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/urlshort/shortener/shared/agents"
 	"github.com/urlshort/shortener/shared/domain"
 	"github.com/urlshort/shortener/shared/metrics"
 )
@@ -92,10 +93,12 @@ func (c *Clicks) Record(cl domain.Click) {
 // The event then leaves like any other mutation's.
 func (c *Clicks) Take(ctx context.Context, cl domain.Click) (bool, error) {
 	ids := [2]int64{cl.URLID, cl.UserID}
-	a, err := c.audits.Audit(domain.EventClick, &ids[0], &ids[1], cl.At, json.RawMessage(appendDetails(nil, cl)))
+	facts := agents.Classify(cl.Referrer, cl.UserAgent, false)
+	a, err := c.audits.Audit(domain.EventClick, &ids[0], &ids[1], cl.At, json.RawMessage(appendDetails(nil, cl, facts.Bot)))
 	if err != nil {
 		return false, err
 	}
+	a.Click = &facts
 	ok, err := c.store.TakeVisit(ctx, a)
 	if ok {
 		c.pub.Publish([]domain.Audit{a})
@@ -160,8 +163,7 @@ func (c *Clicks) run() {
 // appendDetails appends a click's details (domain.ClickDetails) as JSON. At tens of thousands of clicks a
 // second encoding/json's reflection shows, so strings that need no escaping, the usual
 // case, are written as they are; any other goes through encoding/json.
-func appendDetails(b []byte, cl domain.Click) []byte {
-	bot := isBot(cl.UserAgent)
+func appendDetails(b []byte, cl domain.Click, bot bool) []byte {
 	if !plain(cl.ShortCode) || !plain(cl.Referrer) || !plain(cl.UserAgent) {
 		raw, _ := json.Marshal(domain.ClickDetails{ShortCode: cl.ShortCode, Referrer: cl.Referrer, UserAgent: cl.UserAgent, Bot: bot})
 		return append(b, raw...) // strings always encode
@@ -218,10 +220,14 @@ func (c *Clicks) flush(buf []domain.Click) {
 	// One allocation each for every event's ids and details, not one per click.
 	ids := make([]int64, 2*len(buf))
 	details := make([]byte, 0, 64*len(buf))
+	// Classified once here, for the bot flag and for the statistics of the store that
+	// takes the batch.
+	facts := make([]domain.ClickFacts, len(buf))
 	for i, cl := range buf {
 		ids[2*i], ids[2*i+1] = cl.URLID, cl.UserID
+		facts[i] = agents.Classify(cl.Referrer, cl.UserAgent, false)
 		start := len(details)
-		details = appendDetails(details, cl)
+		details = appendDetails(details, cl, facts[i].Bot)
 		a, err := c.audits.Audit(domain.EventClick, &ids[2*i], &ids[2*i+1], cl.At,
 			json.RawMessage(details[start:len(details):len(details)]))
 		if err != nil {
@@ -229,6 +235,7 @@ func (c *Clicks) flush(buf []domain.Click) {
 			c.metrics.ClicksLost.Inc()
 			continue
 		}
+		a.Click = &facts[i]
 		audits = append(audits, a)
 	}
 	// In-process delivery (the all-in-one server) writes the batch straight into the log:

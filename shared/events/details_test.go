@@ -27,7 +27,7 @@ func TestAppendDetailsMatchesEncodingJSON(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := appendDetails([]byte("prefix"), cl)
+		got := appendDetails([]byte("prefix"), cl, isBot(cl.UserAgent))
 		if string(got) != "prefix"+string(want) {
 			t.Errorf("%+v:\n got %s\nwant prefix%s", cl, got, want)
 		}
@@ -68,7 +68,7 @@ func BenchmarkAppendDetails(b *testing.B) {
 			buf := make([]byte, 0, 512)
 			b.ReportAllocs()
 			for b.Loop() {
-				buf = appendDetails(buf[:0], cl)
+				buf = appendDetails(buf[:0], cl, isBot(cl.UserAgent))
 			}
 		})
 	}

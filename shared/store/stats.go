@@ -21,11 +21,13 @@ import (
 // lock rows in the same order (no deadlock) and a viral link's rows are taken once per
 // batch, not once per click.
 
-// storedClick is a click event as stored in the log.
+// storedClick is a click event as stored in the log; facts, when the process that built
+// it classified it already, spare reading the details again.
 type storedClick struct {
 	urlID   int64
 	at      time.Time
 	details []byte
+	facts   *domain.ClickFacts
 }
 
 // clicksOf picks the clicks with a URL out of audits.
@@ -33,7 +35,7 @@ func clicksOf(audits []domain.Audit) []storedClick {
 	var out []storedClick
 	for _, a := range audits {
 		if a.EventType == domain.EventClick && a.URLID != nil {
-			out = append(out, storedClick{urlID: *a.URLID, at: a.Timestamp, details: a.Details})
+			out = append(out, storedClick{urlID: *a.URLID, at: a.Timestamp, details: a.Details, facts: a.Click})
 		}
 	}
 	return out
@@ -64,18 +66,16 @@ type dimKey struct {
 	dim, name string
 }
 
-// classify reads what the rollups keep of a click's details: a bot is one the click was
-// flagged as, or whose user agent the parser says is one (a seeded or posted click
-// carries no flag).
-func classify(details []byte) (bot bool, referrer string, a agents.Agent) {
-	var d domain.ClickDetails
-	_ = json.Unmarshal(details, &d) // a click posted with odd details still counts, as "direct"/"Other"
-	a = agents.Parse(d.UserAgent)
-	bot = d.Bot || a.Bot
-	if bot {
-		a.Device = agents.Bot
+// classify reads what the rollups keep of a click: a bot is one the click was flagged
+// as, or whose user agent the parser says is one (a seeded or posted click carries no
+// flag).
+func classify(c storedClick) domain.ClickFacts {
+	if c.facts != nil {
+		return *c.facts
 	}
-	return bot, agents.ReferrerHost(d.Referrer), a
+	var d domain.ClickDetails
+	_ = json.Unmarshal(c.details, &d) // a click posted with odd details still counts, as "direct"/"Other"
+	return agents.Classify(d.Referrer, d.UserAgent, d.Bot)
 }
 
 // countClicks adds stored clicks to the rollups inside tx and returns the URLs it
@@ -120,11 +120,11 @@ func countClicks(ctx context.Context, tx pgx.Tx, clicks []storedClick) ([]domain
 		}
 		d.clicks++
 		d.first, d.last = minTime(d.first, at), maxTime(d.last, at)
-		bot, host, a := classify(c.details)
-		if bot {
+		f := classify(c)
+		if f.Bot {
 			d.bots++
 		}
-		for _, dn := range [...][2]string{{dimReferrer, host}, {dimBrowser, a.Browser}, {dimOS, a.OS}, {dimDevice, a.Device}} {
+		for _, dn := range [...][2]string{{dimReferrer, f.Referrer}, {dimBrowser, f.Browser}, {dimOS, f.OS}, {dimDevice, f.DeviceType}} {
 			dims[dimKey{c.urlID, k.day, dn[0], dn[1]}]++
 		}
 	}

@@ -150,7 +150,12 @@ func TestStatsEqualTheLog(t *testing.T) {
 	refs := []string{"https://News.Example.org/item?id=1", "", "not a url", "android-app://com.slack"}
 	for i := range 60 {
 		u := []domain.URL{u1, u2, u3}[i%3]
-		batch = append(batch, click(u.ID, u.UserID, day(1+i%5, i%24), refs[i%4], uas[i%4], i%7 == 0))
+		a := click(u.ID, u.UserID, day(1+i%5, i%24), refs[i%4], uas[i%4], i%7 == 0)
+		if i%2 == 0 { // classified by the process that built it, as the click batcher does
+			f := agents.Classify(refs[i%4], uas[i%4], i%7 == 0)
+			a.Click = &f
+		}
+		batch = append(batch, a)
 	}
 	for i := range 12 { // more referrers than the top 10
 		batch = append(batch, click(u1.ID, ann.ID, day(2, 1), fmt.Sprintf("https://r%d.example/", i), chrome, false))
