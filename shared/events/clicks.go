@@ -150,6 +150,7 @@ func (c *Clicks) run() {
 			buf = append(buf, cl)
 			if len(buf) >= c.size {
 				timer.Stop()
+				buf = c.takeWaiting(buf)
 				c.flush(buf)
 				buf = buf[:0]
 			}
@@ -158,6 +159,29 @@ func (c *Clicks) run() {
 			buf = buf[:0]
 		}
 	}
+}
+
+// backlogBatches is how many batches one write may take at most when clicks wait: a
+// batch has a fixed cost (its transaction, and the statistics' upserts, once per URL and
+// day), so a writer that fell behind catches up with larger ones instead of filling the
+// queue until clicks are dropped.
+const backlogBatches = 16
+
+// takeWaiting adds to a full batch the clicks already queued, without waiting for more,
+// up to backlogBatches batches.
+func (c *Clicks) takeWaiting(buf []domain.Click) []domain.Click {
+	for len(buf) < backlogBatches*c.size {
+		select {
+		case cl, ok := <-c.ch:
+			if !ok {
+				return buf // closed: run's next receive sees it and flushes the rest
+			}
+			buf = append(buf, cl)
+		default:
+			return buf
+		}
+	}
+	return buf
 }
 
 // appendDetails appends a click's details (domain.ClickDetails) as JSON. At tens of thousands of clicks a
