@@ -180,22 +180,21 @@ func countClicks(ctx context.Context, tx pgx.Tx, clicks []storedClick) ([]domain
 		SELECT * FROM unnest($1::bigint[], $2::text[]::date[], $3::text[], $4::text[], $5::bigint[], $6::bigint[])
 		ON CONFLICT (url_id, day, dim, name) DO UPDATE SET clicks = d.clicks + excluded.clicks`
 
+	// One round trip for the four upserts, in this order in every transaction.
+	var b pgx.Batch
 	var counts []domain.URLCount
-	rows, _ = tx.Query(ctx, upTotals, t.url, t.user, t.clicks, t.bots, t.first, t.last)
-	var visits int64
-	if _, err := pgx.ForEachRow(rows, []any{&id, &visits}, func() error {
-		counts = append(counts, domain.URLCount{ID: id, ItemVersion: domain.URLItemVersion(owners[id][1], visits)})
-		return nil
-	}); err != nil {
-		return nil, err
-	}
-	if _, err := tx.Exec(ctx, upDays, dd.url, dd.day, dd.user, dd.clicks, dd.bots, dd.first, dd.last); err != nil {
-		return nil, err
-	}
-	if _, err := tx.Exec(ctx, upDimTotals, dt.url, dt.dim, dt.name, dt.user, dt.clicks); err != nil {
-		return nil, err
-	}
-	if _, err := tx.Exec(ctx, upDims, dm.url, dm.day, dm.dim, dm.name, dm.user, dm.clicks); err != nil {
+	b.Queue(upTotals, t.url, t.user, t.clicks, t.bots, t.first, t.last).Query(func(rows pgx.Rows) error {
+		var visits int64
+		_, err := pgx.ForEachRow(rows, []any{&id, &visits}, func() error {
+			counts = append(counts, domain.URLCount{ID: id, ItemVersion: domain.URLItemVersion(owners[id][1], visits)})
+			return nil
+		})
+		return err
+	})
+	b.Queue(upDays, dd.url, dd.day, dd.user, dd.clicks, dd.bots, dd.first, dd.last)
+	b.Queue(upDimTotals, dt.url, dt.dim, dt.name, dt.user, dt.clicks)
+	b.Queue(upDims, dm.url, dm.day, dm.dim, dm.name, dm.user, dm.clicks)
+	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
 		return nil, err
 	}
 	return counts, nil
