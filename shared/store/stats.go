@@ -341,43 +341,47 @@ func (s *Store) readStats(ctx context.Context, col string, id int64, r domain.St
 	if r.From != nil || r.To != nil {
 		totals, dims = days, `click_dims WHERE `+col+` = $1`+inRange
 	}
-	q := `SELECT coalesce(sum(clicks), 0), coalesce(sum(bot_clicks), 0), min(first_at), max(last_at),
-		(SELECT coalesce(json_agg(json_build_object('date', to_char(day, 'YYYY-MM-DD'), 'clicks', c, 'bot_clicks', b) ORDER BY day), '[]')
-			FROM (SELECT day, sum(clicks) c, sum(bot_clicks) b FROM ` + days + ` GROUP BY day) d),
-		(SELECT coalesce(json_agg(json_build_array(dim, name, c) ORDER BY dim, rn), '[]') FROM (
+	// A URL has one row a day; a user's days sum their URLs'.
+	perDay := `SELECT day, clicks c, bot_clicks b FROM ` + days
+	if col != "url_id" {
+		perDay = `SELECT day, sum(clicks) c, sum(bot_clicks) b FROM ` + days + ` GROUP BY day`
+	}
+	// Arrays, not JSON: a year of days is then decoded from PostgreSQL's binary form,
+	// which keeps a long-lived link's read close to a new one's.
+	q := `SELECT tot.*, d.days, d.clicks, d.bots, top.dims, top.names, top.clicks FROM
+		(SELECT coalesce(sum(clicks), 0), coalesce(sum(bot_clicks), 0), min(first_at), max(last_at) FROM ` + totals + `) tot,
+		LATERAL (SELECT coalesce(array_agg(to_char(day, 'YYYY-MM-DD') ORDER BY day), '{}') days,
+			coalesce(array_agg(c ORDER BY day), '{}') clicks, coalesce(array_agg(b ORDER BY day), '{}') bots
+			FROM (` + perDay + `) x) d,
+		LATERAL (SELECT coalesce(array_agg(dim ORDER BY dim, rn), '{}') dims, coalesce(array_agg(name ORDER BY dim, rn), '{}') names,
+			coalesce(array_agg(c ORDER BY dim, rn), '{}') clicks FROM (
 			SELECT dim, name, c, row_number() OVER (PARTITION BY dim ORDER BY c DESC, name) rn
-			FROM (SELECT dim, name, sum(clicks) c FROM ` + dims + ` GROUP BY dim, name) g) t WHERE rn <= $4)
-		FROM ` + totals
-	var daily, top []byte
+			FROM (SELECT dim, name, sum(clicks) c FROM ` + dims + ` GROUP BY dim, name) g) t WHERE rn <= $4) top`
+	var (
+		dates, dimNames, names []string
+		dayClicks, dayBots, n  []int64
+	)
 	err := s.ro.QueryRow(ctx, q, id, day(r.From), day(r.To), domain.StatsTop).Scan(
-		&st.Clicks, &st.BotClicks, &st.FirstClickAt, &st.LastClickAt, &daily, &top)
+		&st.Clicks, &st.BotClicks, &st.FirstClickAt, &st.LastClickAt, &dates, &dayClicks, &dayBots, &dimNames, &names, &n)
 	if err != nil {
 		return translate(err, "stats")
 	}
 	st.HumanClicks = st.Clicks - st.BotClicks
-	if err := json.Unmarshal(daily, &st.Daily); err != nil {
-		return err
-	}
-	var entries [][3]json.RawMessage
-	if err := json.Unmarshal(top, &entries); err != nil {
-		return err
+	st.Daily = make([]domain.DayClicks, len(dates))
+	for i := range dates {
+		st.Daily[i] = domain.DayClicks{Date: dates[i], Clicks: dayClicks[i], BotClicks: dayBots[i]}
 	}
 	st.Referrers, st.Browsers, st.OperatingSystems, st.Devices = []domain.HostCount{}, []domain.NameCount{}, []domain.NameCount{}, []domain.TypeCount{}
-	for _, e := range entries {
-		var dim, name string
-		var n int64
-		if json.Unmarshal(e[0], &dim) != nil || json.Unmarshal(e[1], &name) != nil || json.Unmarshal(e[2], &n) != nil {
-			continue
-		}
+	for i, dim := range dimNames {
 		switch dim {
 		case dimReferrer:
-			st.Referrers = append(st.Referrers, domain.HostCount{Host: name, Clicks: n})
+			st.Referrers = append(st.Referrers, domain.HostCount{Host: names[i], Clicks: n[i]})
 		case dimBrowser:
-			st.Browsers = append(st.Browsers, domain.NameCount{Name: name, Clicks: n})
+			st.Browsers = append(st.Browsers, domain.NameCount{Name: names[i], Clicks: n[i]})
 		case dimOS:
-			st.OperatingSystems = append(st.OperatingSystems, domain.NameCount{Name: name, Clicks: n})
+			st.OperatingSystems = append(st.OperatingSystems, domain.NameCount{Name: names[i], Clicks: n[i]})
 		case dimDevice:
-			st.Devices = append(st.Devices, domain.TypeCount{Type: name, Clicks: n})
+			st.Devices = append(st.Devices, domain.TypeCount{Type: names[i], Clicks: n[i]})
 		}
 	}
 	return nil
