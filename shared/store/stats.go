@@ -347,19 +347,21 @@ func (s *Store) readStats(ctx context.Context, col string, id int64, r domain.St
 		perDay = `SELECT day, sum(clicks) c, sum(bot_clicks) b FROM ` + days + ` GROUP BY day`
 	}
 	// Arrays, not JSON: a year of days is then decoded from PostgreSQL's binary form,
-	// which keeps a long-lived link's read close to a new one's.
+	// which keeps a long-lived link's read close to a new one's. The days' three arrays
+	// take the order of their sorted subquery, which PostgreSQL keeps for an aggregate
+	// over a subquery alone (an ORDER BY in each aggregate would sort the year three times).
 	q := `SELECT tot.*, d.days, d.clicks, d.bots, top.dims, top.names, top.clicks FROM
 		(SELECT coalesce(sum(clicks), 0), coalesce(sum(bot_clicks), 0), min(first_at), max(last_at) FROM ` + totals + `) tot,
-		LATERAL (SELECT coalesce(array_agg(to_char(day, 'YYYY-MM-DD') ORDER BY day), '{}') days,
-			coalesce(array_agg(c ORDER BY day), '{}') clicks, coalesce(array_agg(b ORDER BY day), '{}') bots
-			FROM (` + perDay + `) x) d,
+		LATERAL (SELECT coalesce(array_agg(day), '{}') days, coalesce(array_agg(c), '{}') clicks, coalesce(array_agg(b), '{}') bots
+			FROM (` + perDay + ` ORDER BY day) x) d,
 		LATERAL (SELECT coalesce(array_agg(dim ORDER BY dim, rn), '{}') dims, coalesce(array_agg(name ORDER BY dim, rn), '{}') names,
 			coalesce(array_agg(c ORDER BY dim, rn), '{}') clicks FROM (
 			SELECT dim, name, c, row_number() OVER (PARTITION BY dim ORDER BY c DESC, name) rn
 			FROM (SELECT dim, name, sum(clicks) c FROM ` + dims + ` GROUP BY dim, name) g) t WHERE rn <= $4) top`
 	var (
-		dates, dimNames, names []string
-		dayClicks, dayBots, n  []int64
+		dates                 []time.Time
+		dimNames, names       []string
+		dayClicks, dayBots, n []int64
 	)
 	err := s.ro.QueryRow(ctx, q, id, day(r.From), day(r.To), domain.StatsTop).Scan(
 		&st.Clicks, &st.BotClicks, &st.FirstClickAt, &st.LastClickAt, &dates, &dayClicks, &dayBots, &dimNames, &names, &n)
@@ -369,7 +371,7 @@ func (s *Store) readStats(ctx context.Context, col string, id int64, r domain.St
 	st.HumanClicks = st.Clicks - st.BotClicks
 	st.Daily = make([]domain.DayClicks, len(dates))
 	for i := range dates {
-		st.Daily[i] = domain.DayClicks{Date: dates[i], Clicks: dayClicks[i], BotClicks: dayBots[i]}
+		st.Daily[i] = domain.DayClicks{Date: dates[i].Format(domain.StatsDayLayout), Clicks: dayClicks[i], BotClicks: dayBots[i]}
 	}
 	st.Referrers, st.Browsers, st.OperatingSystems, st.Devices = []domain.HostCount{}, []domain.NameCount{}, []domain.NameCount{}, []domain.TypeCount{}
 	for i, dim := range dimNames {
