@@ -309,17 +309,23 @@ func TestTakeVisitIsExact(t *testing.T) {
 		t.Errorf("visits left = %v (%v), want none", left, err)
 	}
 
+	// take tries n visits of a URL one after the other and says how many it got.
+	take := func(urlID int64, n int) int {
+		got := 0
+		for range n {
+			if took, err := db.TakeVisit(ctx, click(urlID, ann.ID, time.Now(), "", chrome, false)); err != nil {
+				t.Error(err)
+			} else if took {
+				got++
+			}
+		}
+		return got
+	}
 	t.Run("RaisedLimitCountsWhatWasTaken", func(t *testing.T) {
 		if _, err := db.UpdateURL(ctx, u.ID, domain.URLPatch{MaxVisits: domain.Optional[int64]{Set: true, Value: ptr(int64(52))}}); err != nil {
 			t.Fatal(err)
 		}
-		n := 0
-		for range 5 {
-			if took, _ := db.TakeVisit(ctx, click(u.ID, ann.ID, time.Now(), "", chrome, false)); took {
-				n++
-			}
-		}
-		if n != 2 {
+		if n := take(u.ID, 5); n != 2 {
 			t.Errorf("%d more visits after raising the limit by 2", n)
 		}
 	})
@@ -337,13 +343,7 @@ func TestTakeVisitIsExact(t *testing.T) {
 			t.Fatalf("update: %v, %d audits", err, len(w.Audits))
 		}
 		wantAudit(t, w.Audits[0], domain.EventUpdated, &v.ID, &ann.ID, domain.URLUpdatedDetails{Field: "max_visits", NewValue: "5"})
-		n := 0
-		for range 3 {
-			if took, _ := db.TakeVisit(ctx, click(v.ID, ann.ID, time.Now(), "", chrome, false)); took {
-				n++
-			}
-		}
-		if n != 1 {
+		if n := take(v.ID, 3); n != 1 {
 			t.Errorf("%d visits with 4 of 5 used before the limit was set, want 1", n)
 		}
 		w, err = db.UpdateURL(ctx, v.ID, domain.URLPatch{MaxVisits: domain.Optional[int64]{Set: true}})

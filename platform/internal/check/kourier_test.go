@@ -227,23 +227,8 @@ func gatewayExpectations(gw gateway) []gatewayReach {
 // expectations, and wants the gateway still able to reach the net-kourier controller's xDS
 // port (its routes come from there) and the functions' queue-proxy (it forwards there).
 func checkGatewayReachability(policies []*networkingv1.NetworkPolicy, gw gateway, fns map[string]map[string]string) error {
-	var errs []error
 	srcs := gatewaySources()
-	for _, want := range gatewayExpectations(gw) {
-		src := srcs[want.From]
-		got, err := IngressAllowed(policies, src, kourierGatewayNS, gw.labels, corev1.ProtocolTCP, want.Port)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if got != want.Allow {
-			verb := "cannot"
-			if got {
-				verb = "can"
-			}
-			errs = append(errs, fmt.Errorf("%s (%s) %s reach the gateway's %s listener (port %d)", want.From, src.Namespace, verb, want.What, want.Port))
-		}
-	}
+	errs := checkReaches(policies, gatewayExpectations(gw), srcs, kourierGatewayNS, gw.labels, "the gateway's %s listener (port %d)")
 	gwSrc := Source{Namespace: kourierGatewayNS, Labels: gw.labels}
 	ctrl := srcs["net-kourier-controller"].Labels
 	if ok, err := IngressAllowed(policies, gwSrc, kourierControllerNS, ctrl, corev1.ProtocolTCP, kourierControllerXDS); err != nil || !ok {
@@ -281,10 +266,16 @@ func activatorExpectations(act activator) []gatewayReach {
 // checkActivatorReachability evaluates the policies for an activator pod against the
 // expectations.
 func checkActivatorReachability(policies []*networkingv1.NetworkPolicy, act activator) error {
+	return errors.Join(checkReaches(policies, activatorExpectations(act), Sources, activatorNS, act.labels, "the activator's %s port %d")...)
+}
+
+// checkReaches evaluates the policies for each expectation's source against pods with
+// labels in ns; target names the port for a message ("… %s … %d": its name and number).
+func checkReaches(policies []*networkingv1.NetworkPolicy, wants []gatewayReach, srcs map[string]Source, ns string, labels map[string]string, target string) []error {
 	var errs []error
-	for _, want := range activatorExpectations(act) {
-		src := Sources[want.From]
-		got, err := IngressAllowed(policies, src, activatorNS, act.labels, corev1.ProtocolTCP, want.Port)
+	for _, want := range wants {
+		src := srcs[want.From]
+		got, err := IngressAllowed(policies, src, ns, labels, corev1.ProtocolTCP, want.Port)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -294,10 +285,10 @@ func checkActivatorReachability(policies []*networkingv1.NetworkPolicy, act acti
 			if got {
 				verb = "can"
 			}
-			errs = append(errs, fmt.Errorf("%s (%s) %s reach the activator's %s port %d", want.From, src.Namespace, verb, want.What, want.Port))
+			errs = append(errs, fmt.Errorf("%s (%s) %s reach "+target, want.From, src.Namespace, verb, want.What, want.Port))
 		}
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
 // requestPaths lists the ways a source can get a request into a function's queue-proxy:
