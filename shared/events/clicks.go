@@ -92,13 +92,10 @@ func (c *Clicks) Record(cl domain.Click) {
 // stays exact and no such click can be dropped. false means the link has no visit left.
 // The event then leaves like any other mutation's.
 func (c *Clicks) Take(ctx context.Context, cl domain.Click) (bool, error) {
-	ids := [2]int64{cl.URLID, cl.UserID}
-	facts := agents.Classify(cl.Referrer, cl.UserAgent, false)
-	a, err := c.audits.Audit(domain.EventClick, &ids[0], &ids[1], cl.At, json.RawMessage(appendDetails(nil, cl, facts.Bot)))
+	a, _, err := c.event(cl, make([]int64, 2), new(domain.ClickFacts), nil)
 	if err != nil {
 		return false, err
 	}
-	a.Click = &facts
 	ok, err := c.store.TakeVisit(ctx, a)
 	if ok {
 		c.pub.Publish([]domain.Audit{a})
@@ -159,6 +156,20 @@ func (c *Clicks) run() {
 			buf = buf[:0]
 		}
 	}
+}
+
+// event builds a click's audit event: the click classified into facts (for the bot flag
+// and the store's statistics), its ids in ids (two), its details appended to details,
+// which it returns grown. The event points into all three, so a batch shares one
+// allocation of each.
+func (c *Clicks) event(cl domain.Click, ids []int64, facts *domain.ClickFacts, details []byte) (domain.Audit, []byte, error) {
+	ids[0], ids[1] = cl.URLID, cl.UserID
+	*facts = agents.Classify(cl.Referrer, cl.UserAgent, false)
+	start := len(details)
+	details = appendDetails(details, cl, facts.Bot)
+	a, err := c.audits.Audit(domain.EventClick, &ids[0], &ids[1], cl.At, json.RawMessage(details[start:len(details):len(details)]))
+	a.Click = facts
+	return a, details, err
 }
 
 // backlogBatches is how many batches one write may take at most when clicks wait: a
@@ -248,18 +259,14 @@ func (c *Clicks) flush(buf []domain.Click) {
 	// takes the batch.
 	facts := make([]domain.ClickFacts, len(buf))
 	for i, cl := range buf {
-		ids[2*i], ids[2*i+1] = cl.URLID, cl.UserID
-		facts[i] = agents.Classify(cl.Referrer, cl.UserAgent, false)
-		start := len(details)
-		details = appendDetails(details, cl, facts[i].Bot)
-		a, err := c.audits.Audit(domain.EventClick, &ids[2*i], &ids[2*i+1], cl.At,
-			json.RawMessage(details[start:len(details):len(details)]))
+		var a domain.Audit
+		var err error
+		a, details, err = c.event(cl, ids[2*i:2*i+2], &facts[i], details)
 		if err != nil {
 			slog.Error("build click event", "err", err)
 			c.metrics.ClicksLost.Inc()
 			continue
 		}
-		a.Click = &facts[i]
 		audits = append(audits, a)
 	}
 	// In-process delivery (the all-in-one server) writes the batch straight into the log:
